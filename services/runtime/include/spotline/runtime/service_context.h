@@ -1,0 +1,45 @@
+#pragma once
+// What main hands every service: the ZeroMQ context, where the sockets are, the wall clock, the
+// logger and the metrics registry. The service owns none of them; main outlives the service.
+
+#include <prometheus/registry.h>
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <zmq.hpp>
+
+#include "spotline/bus/codec_helpers.h"
+#include "spotline/bus/endpoints.h"
+#include "spotline/bus/heartbeat.h"
+#include "spotline/bus/zmq.h"
+#include "spotline/core/clock.h"
+
+namespace spotline::runtime {
+
+struct ServiceContext {
+  zmq::context_t& zmq;
+  const bus::Endpoints& endpoints;
+  const WallClock& clock;
+  std::shared_ptr<spdlog::logger> log;
+  std::shared_ptr<prometheus::Registry> registry;
+};
+
+// Publishes this service's heartbeat every kHeartbeatPeriod of wall time.
+class HeartbeatEmitter {
+ public:
+  HeartbeatEmitter(std::string service, const WallClock& clock);
+  // Call from the service loop; `ready` says the service's subscriber has seen the bus.
+  void tick(bus::Publisher& publisher, bool ready);
+
+ private:
+  std::string service_;
+  const WallClock& clock_;
+  WallClock::TimePoint started_;
+  WallClock::TimePoint last_{};
+  messages::Encoder encoder_;
+  std::uint64_t sequence_ = 0;
+};
+
+}  // namespace spotline::runtime

@@ -1,0 +1,31 @@
+#include "spotline/runtime/fraction_ledger.h"
+
+#include "spotline/bus/codec_helpers.h"
+
+namespace spotline::runtime {
+
+void FractionLedger::record(const messages::Decoded& msg) {
+  if (bus::view(msg.envelope().getSource()) != "delivery") return;
+  auto body = msg.body();
+  auto fraction = messages::fractionIdOf(body);
+  if (fraction.empty()) return;
+  auto it = entries_.find(fraction);
+  if (it == entries_.end()) it = entries_.emplace(std::string(fraction), FractionEntry{}).first;
+  auto& e = it->second;
+  e.lastSequence = std::max(e.lastSequence, msg.envelope().getSequence());
+  ++e.events;
+  if (body.isSpotDelivered()) {
+    ++e.spots;
+    e.meterset += body.getSpotDelivered().getDelivered();
+  } else if (body.isFractionEnded()) {
+    e.ended = true;
+    e.outcome = body.getFractionEnded().getOutcome();
+  }
+}
+
+const FractionEntry* FractionLedger::find(std::string_view fraction) const {
+  auto it = entries_.find(fraction);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+}  // namespace spotline::runtime

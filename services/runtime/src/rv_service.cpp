@@ -1,0 +1,257 @@
+#include "spotline/runtime/rv_service.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
+#include "spotline/plan/validate.h"
+
+namespace spotline::runtime {
+
+namespace {
+prometheus::Counter& counter(prometheus::Registry& r, const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({{"service", "rv"}});
+}
+}  // namespace
+
+Result<std::unique_ptr<RvService>, recorder::JournalError> RvService::open(ServiceContext ctx, plan::Facility facility,
+                                                                           RvOptions options) {
+  recorder::RecoveryReport report;
+  auto journal = recorder::JournalWriter::open(
+      recorder::JournalOptions{.dir = options.journalDir, .segmentBytes = options.segmentBytes, .sync = true}, &report);
+  if (!journal) return journal.error();
+  if (report.truncatedTail) {
+    ctx.log->warn("journal torn tail truncated segment={} offset={} bytes_dropped={}", report.segment, report.offset,
+                  report.bytesDropped);
+  }
+  std::unique_ptr<RvService> rv(
+      new RvService(std::move(ctx), std::move(facility), std::move(options), std::move(journal).value()));
+  auto rebuilt = rv->rebuildLedger();
+  if (!rebuilt) return rebuilt.error();
+  return rv;
+}
+
+RvService::RvService(ServiceContext ctx, plan::Facility facility, RvOptions options,
+                     std::unique_ptr<recorder::JournalWriter> journal)
+    : ctx_(std::move(ctx)),
+      facility_(std::move(facility)),
+      options_(std::move(options)),
+      journal_(std::move(journal)),
+      stream_(ctx_.zmq, ctx_.endpoints.rvStream),
+      commands_(ctx_.zmq, ctx_.endpoints.rvCommand),
+      publisher_(ctx_.zmq, ctx_.endpoints.busXsub),
+      subscriber_(ctx_.zmq, ctx_.endpoints.busXpub),
+      planClient_(ctx_.zmq, ctx_.endpoints.planCommand, "rv"),
+      receiver_(stream_, "rv",
+                [this](std::string_view, std::uint64_t, std::span<const std::byte> frame, const messages::Decoded& msg) {
+                  journalFrame(frame, msg);
+                  if (msg.body().isSpotDelivered()) spots_.Increment();
+                }),
+      heartbeat_("rv", ctx_.clock),
+      records_(counter(*ctx_.registry, "spotline_rv_records_total", "Records appended to the journal")),
+      spots_(counter(*ctx_.registry, "spotline_rv_spots_total", "Spot events journaled")),
+      commits_(counter(*ctx_.registry, "spotline_rv_commits_total", "Group commits (fdatasync)")),
+      duplicates_(counter(*ctx_.registry, "spotline_rv_duplicates_total", "Stream duplicates dropped")),
+      refusals_(counter(*ctx_.registry, "spotline_rv_beam_on_refusals_total", "Beam-on requests refused")),
+      commitSeconds_(prometheus::BuildHistogram()
+                         .Name("spotline_rv_commit_seconds")
+                         .Help("Duration of one group commit")
+                         .Register(*ctx_.registry)
+                         .Add({{"service", "rv"}},
+                              prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05})),
+      durable_(prometheus::BuildGauge()
+                   .Name("spotline_rv_durable_records")
+                   .Help("Durable records in the journal")
+                   .Register(*ctx_.registry)
+                   .Add({{"service", "rv"}})) {
+  for (const char* topic : {"hb.", "dose.", "qa.", "plan.loaded"}) subscriber_.subscribe(topic);
+}
+
+RvService::~RvService() = default;
+
+Result<bool, recorder::JournalError> RvService::rebuildLedger() {
+  auto reader = recorder::JournalReader::open(options_.journalDir);
+  if (!reader) return reader.error();
+  std::uint64_t n = 0;
+  while (true) {
+    auto rec = reader.value()->next();
+    if (!rec) return rec.error();
+    if (!rec.value()) break;
+    ++n;
+    auto decoded = messages::decode(rec.value()->payload);
+    if (!decoded) continue;  // a record rv did not write as a message is not a delivery event
+    ledger_.record(*decoded.value());
+  }
+  for (const auto& [fraction, entry] : ledger_.all()) receiver_.setExpected(fraction, entry.lastSequence + 1);
+  durable_.Set(static_cast<double>(journal_->durableRecords()));
+  ctx_.log->info("journal opened dir={} records={} fractions={}", options_.journalDir.string(), n, ledger_.all().size());
+  return true;
+}
+
+void RvService::journalFrame(std::span<const std::byte> frame, const messages::Decoded& msg) {
+  journal_->append(frame);
+  records_.Increment();
+  ledger_.record(msg);
+  auto body = msg.body();
+  if (body.isFractionStarted()) {
+    auto f = body.getFractionStarted();
+    ctx_.log->info("fraction={} plan={} room={} started", bus::view(f.getFractionId()), bus::view(f.getPlanUid()),
+                   bus::view(f.getRoom()));
+  } else if (body.isFractionEnded()) {
+    auto f = body.getFractionEnded();
+    ctx_.log->info("fraction={} ended spots={} meterset={}", bus::view(f.getFractionId()), f.getSpotsDelivered(),
+                   f.getMetersetDelivered());
+  }
+}
+
+bool RvService::commit() {
+  if (journal_->pendingRecords() == 0) return true;
+  if (!healthy_) return false;
+  auto t0 = ctx_.clock.now();
+  auto r = journal_->commit();
+  if (!r) {
+    // The state of the journal file is unknown: acknowledge nothing more. Delivery's credit window
+    // and the heartbeat (ready=false) hold the beam.
+    healthy_ = false;
+    ctx_.log->critical("journal commit failed: {}; no further acknowledgements", r.error().message);
+    return false;
+  }
+  commits_.Increment();
+  commitSeconds_.Observe(std::chrono::duration<double>(ctx_.clock.now() - t0).count());
+  durable_.Set(static_cast<double>(r.value()));
+  return true;
+}
+
+void RvService::run(std::stop_token stop) {
+  ctx_.log->info("rv up stream={} commands={}", ctx_.endpoints.rvStream, ctx_.endpoints.rvCommand);
+  while (!stop.stop_requested()) {
+    heartbeat_.tick(publisher_, ready_ && healthy_);
+    bus::pollReadable({&stream_.socket(), &commands_.socket(), &subscriber_.socket()}, std::chrono::milliseconds(20));
+    auto before = receiver_.stats().duplicates;
+    receiver_.poll(options_.maxBatch);
+    duplicates_.Increment(static_cast<double>(receiver_.stats().duplicates - before));
+    while (auto ev = subscriber_.receive()) {
+      ready_ = true;
+      if (ev->topic.starts_with("hb.")) continue;
+      auto decoded = messages::decode(ev->frame);
+      if (!decoded) {
+        ctx_.log->warn("refused event topic={}: {}", ev->topic, decoded.error().message);
+        continue;
+      }
+      journalFrame(ev->frame, *decoded.value());
+    }
+    if (commit()) receiver_.acknowledgeDurable();
+    while (auto in = commands_.receive()) handleCommand(*in);
+  }
+  commit();
+  ctx_.log->info("rv stopping durable_records={}", journal_->durableRecords());
+}
+
+void RvService::handleCommand(const bus::Inbound& in) {
+  auto decoded = messages::decode(in.frame);
+  if (!decoded) {
+    ctx_.log->warn("refused command frame: {}", decoded.error().message);
+    return;
+  }
+  const auto& msg = *decoded.value();
+  auto body = msg.body();
+  auto corr = msg.envelope().getCorrelationId();
+  if (body.isVerifyBeamOn()) {
+    verify(in, msg);
+  } else if (body.isFractionQuery()) {
+    // Answer only about durable state.
+    commit();
+    auto fraction = bus::str(body.getFractionQuery().getFractionId());
+    auto out = encoder_.start({.source = "rv", .correlationId = corr, .wallTimeNs = unixNanosNow()}).initFractionSummary();
+    out.setFractionId(fraction);
+    out.setJournalRecords(journal_->durableRecords());
+    if (const auto* e = ledger_.find(fraction)) {
+      out.setFound(true);
+      out.setEnded(e->ended);
+      out.setOutcome(e->outcome);
+      out.setSpotsRecorded(e->spots);
+      out.setMetersetRecorded(e->meterset);
+      out.setEventsRecorded(e->events);
+    }
+    commands_.send(in.peer, encoder_.finish());
+  } else {
+    auto err = encoder_.start({.source = "rv", .correlationId = corr}).initErrorReply();
+    err.setWhat(std::string("rv does not answer ") + std::string(messages::bodyName(body.which())));
+    commands_.send(in.peer, encoder_.finish());
+  }
+}
+
+void RvService::verify(const bus::Inbound& in, const messages::Decoded& msg) {
+  auto req = msg.body().getVerifyBeamOn();
+  auto fraction = bus::str(req.getFractionId());
+  auto planUid = bus::str(req.getPlanUid());
+  auto hash = bus::str(req.getContentHash());
+  auto room = bus::str(req.getRoom());
+  std::string refusal;
+
+  auto q = planClient_.begin().initGetPlan();
+  q.setPlanUid(planUid);
+  auto reply = planClient_.call(std::chrono::milliseconds(3000));
+  if (!reply) {
+    refusal = "plan service did not answer (" + reply.error().message + ")";
+  } else if (!reply.value().body().isPlanReply() || !reply.value().body().getPlanReply().getOk()) {
+    refusal = "no approved plan with UID " + planUid;
+  } else {
+    auto pr = reply.value().body().getPlanReply();
+    auto approvedHash = bus::str(pr.getContentHash());
+    auto approvedPatient = bus::str(pr.getPlan().getPatientId());
+    if (approvedHash != hash) {
+      refusal = "content hash " + hash.substr(0, 16) + "… differs from the approved plan's " +
+                approvedHash.substr(0, 16) + "…";
+    } else if (req.getPatientId().size() != 0 && bus::str(req.getPatientId()) != approvedPatient) {
+      refusal = "patient id " + bus::str(req.getPatientId()) + " does not match the plan's " + approvedPatient;
+    } else if (facility_.room(room) == nullptr) {
+      refusal = "unknown room " + room;
+    } else {
+      for (auto beam : pr.getPlan().getBeams()) {
+        if (!beam.getTreatment()) continue;
+        auto answering = plan::roomForMachine(facility_, bus::view(beam.getMachine()));
+        if (!answering || *answering != room) {
+          refusal = "beam " + std::to_string(beam.getNumber()) + " is for machine " + bus::str(beam.getMachine()) +
+                    ", which room " + room + " does not answer to";
+          break;
+        }
+      }
+    }
+  }
+  if (refusal.empty()) {
+    if (const auto* e = ledger_.find(fraction)) {
+      refusal = e->ended && e->outcome == wire::FractionOutcome::COMPLETED
+                    ? "fraction " + fraction + " was already delivered"
+                    : "fraction " + fraction + " already has " + std::to_string(e->events) +
+                          " journaled events; resuming an interrupted fraction is not supported by this version";
+    }
+  }
+  auto corr = msg.envelope().getCorrelationId();
+  auto out = encoder_.start({.source = "rv", .correlationId = corr, .wallTimeNs = unixNanosNow()}).initVerifyReply();
+  out.setPermitted(refusal.empty());
+  out.setReason(refusal);
+  out.setResumeFrom(1);
+  auto frame = encoder_.finish();
+  // The decision is part of the record: journal the request and the answer before answering.
+  journal_->append(in.frame);
+  journal_->append(frame);
+  records_.Increment(2);
+  if (!commit()) {
+    ctx_.log->error("fraction={} verification not durable; refusing", fraction);
+    auto o2 = encoder_.start({.source = "rv", .correlationId = corr}).initVerifyReply();
+    o2.setPermitted(false);
+    o2.setReason("rv cannot write its journal");
+    commands_.send(in.peer, encoder_.finish());
+    return;
+  }
+  if (!refusal.empty()) {
+    refusals_.Increment();
+    ctx_.log->warn("fraction={} plan={} room={} beam-on refused: {}", fraction, planUid, room, refusal);
+  } else {
+    ctx_.log->info("fraction={} plan={} room={} beam-on verified", fraction, planUid, room);
+  }
+  commands_.send(in.peer, frame);
+}
+
+}  // namespace spotline::runtime
