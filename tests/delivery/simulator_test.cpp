@@ -527,18 +527,14 @@ TEST(FractionSimulator, RefusesParametersItCannotRunWith) {
   EXPECT_NO_THROW(FractionSimulator(p, MachineParameters{}, 1));
 }
 
-TEST(FractionSimulator, TenThousandSpotsSimulateInMilliseconds) {
+TEST(FractionSimulator, TenThousandSpotFractionDeliversEverySpot) {
+  // Speed is measured by `spotline bench`, never asserted here.
   const plan::Plan p = carbonPlan(2, 25, 200);  // 10,000 spots
-  // Wall time is read here only to report speed; the bound is loose so a busy machine does not fail it.
-  const auto begin = std::chrono::steady_clock::now();
   FractionSimulator sim(p, {}, 1);
-  std::size_t events = runToEnd(sim).size();
-  const auto elapsed = std::chrono::steady_clock::now() - begin;
-  EXPECT_GT(events, 10'000u);
-  const double ms = std::chrono::duration<double, std::milli>(elapsed).count();
-  std::printf("10,000-spot fraction: %.3f ms wall, %.1f s simulated, %u spills\n", ms,
-              toSeconds(sim.now()), sim.spill());
-  EXPECT_LT(ms, 200.0);
+  std::size_t spots = 0;
+  for (const auto& e : runToEnd(sim)) spots += std::holds_alternative<SpotDelivered>(e) ? 1 : 0;
+  EXPECT_EQ(spots, 10'000u);
+  EXPECT_GT(sim.spill(), 1u);
 }
 
 }  // namespace

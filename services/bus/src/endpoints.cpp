@@ -81,22 +81,36 @@ void writeEndpoints(const std::filesystem::path& file, const Endpoints& endpoint
   std::filesystem::rename(tmp, file);
 }
 
-int freeTcpPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind() to 127.0.0.1:0 failed");
+std::vector<int> freeTcpPorts(std::size_t count) {
+  // Every probe socket stays open until all are bound, so the kernel cannot hand out one port twice.
+  std::vector<int> fds;
+  std::vector<int> ports;
+  auto closeAll = [&] {
+    for (int fd : fds) ::close(fd);
+  };
+  for (std::size_t i = 0; i < count; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+      closeAll();
+      throw std::runtime_error("socket() failed");
+    }
+    fds.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      closeAll();
+      throw std::runtime_error("bind() to 127.0.0.1:0 failed");
+    }
+    ports.push_back(ntohs(addr.sin_port));
   }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
+  closeAll();
+  return ports;
 }
+
+int freeTcpPort() { return freeTcpPorts(1).front(); }
 
 }  // namespace spotline::bus

@@ -120,9 +120,7 @@ BenchResult embedded(const BenchArgs& a, const fs::path& scratch) {
 }
 
 BenchResult multiprocess(const BenchArgs& a, const fs::path& scratch) {
-  std::vector<int> ports;
-  for (int i = 0; i < 6; ++i) ports.push_back(bus::freeTcpPort());
-  auto endpoints = bus::Endpoints::tcp(ports);
+  auto endpoints = bus::Endpoints::tcp(bus::freeTcpPorts(6));
   auto file = scratch / "endpoints.json";
   bus::writeEndpoints(file, endpoints);
   auto exe = (executableDir() / "spotline-rv").string();

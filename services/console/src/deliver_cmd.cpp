@@ -46,7 +46,7 @@ int deliver(DeliverArgs a) {
   if (a.facility.empty()) {
     std::filesystem::path journal(a.journal);
     auto logFile = (journal.has_parent_path() ? journal.parent_path() : std::filesystem::path(".")) / "logs" / "spotline.log";
-    log = monitoring::makeLogger("spotline", monitoring::LogOptions{.file = logFile});
+    log = monitoring::makeLogger("spotline", monitoring::LogOptions{.file = logFile, .consoleLevel = spdlog::level::err});
     auto started = runtime::EmbeddedFacility::start(zmq, log, clock, runtime::EmbeddedOptions{.journalDir = journal});
     if (!started) {
       return complain("spotline deliver", "--journal " + a.journal + ": " + started.error().message, kExitIntegrity);

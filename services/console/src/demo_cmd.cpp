@@ -35,7 +35,7 @@ int demo(const DemoArgs& a) {
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&now));
   fs::path run = fs::path(a.out) / ("run-" + std::string(stamp) + "-" + std::to_string(::getpid()));
   fs::create_directories(run);
-  auto log = monitoring::makeLogger("spotline", monitoring::LogOptions{.file = run / "spotline.log"});
+  auto log = monitoring::makeLogger("spotline", monitoring::LogOptions{.file = run / "spotline.log", .consoleLevel = spdlog::level::err});
   if (!a.json) {
     std::cout << "Spotline demo: embedded facility (plan, delivery, dose, qa, rv over inproc://), journal "
               << (run / "journal").string() << "\n";

@@ -120,11 +120,11 @@ int spawn(const fs::path& exe, const std::vector<std::string>& args, const fs::p
 void ensureEndpoints(const fs::path& dir) {
   auto file = dir / "endpoints.json";
   if (fs::exists(file)) return;
-  std::vector<int> ports;
-  for (int i = 0; i < 6; ++i) ports.push_back(bus::freeTcpPort());
+  auto ports = bus::freeTcpPorts(6 + bus::serviceNames().size());
   auto e = bus::Endpoints::tcp(ports);
+  std::size_t next = 6;
   for (const auto& s : bus::serviceNames()) {
-    if (s != "bus") e.metricsPorts[s] = bus::freeTcpPort();
+    if (s != "bus") e.metricsPorts[s] = ports[next++];
   }
   bus::writeEndpoints(file, e);
 }

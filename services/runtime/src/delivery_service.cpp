@@ -118,28 +118,32 @@ void DeliveryService::run(std::stop_token stop) {
     unacked_.Set(static_cast<double>(sender_.unacknowledged()));
     while (auto in = commands_.receive()) handleCommand(*in);
 
-    for (auto it = rooms_.begin(); it != rooms_.end();) {
-      auto& f = it->second;
-      if (f.state == State::Running) {
-        auto missing = peers_.firstMissing(options_.criticalServices);
-        if (!missing.empty()) {
-          interlock(f, wire::HoldReason::HEARTBEAT_LOST, 0.0,
-                    std::chrono::duration<double>(bus::kHeartbeatTimeout).count(),
-                    missing + " has not been heard from within the heartbeat timeout");
-        } else {
-          step(f);
-        }
-      }
-      if (f.state == State::Ending && sender_.acknowledgedUpTo(f.id) >= f.lastSequence) {
-        ctx_.log->info("fraction={} room={} all events durable at rv", f.id, f.room);
-        sender_.endFraction(f.id);
-        it = rooms_.erase(it);
+    for (auto& [room, f] : rooms_) {
+      if (f.state != State::Running) continue;
+      auto missing = peers_.firstMissing(options_.criticalServices);
+      if (!missing.empty()) {
+        interlock(f, wire::HoldReason::HEARTBEAT_LOST, 0.0, std::chrono::duration<double>(bus::kHeartbeatTimeout).count(),
+                  missing + " has not been heard from within the heartbeat timeout");
       } else {
-        ++it;
+        step(f);
       }
     }
+    releaseDurable();
   }
   ctx_.log->info("delivery service stopping");
+}
+
+void DeliveryService::releaseDurable() {
+  for (auto it = rooms_.begin(); it != rooms_.end();) {
+    auto& f = it->second;
+    if (f.state == State::Ending && sender_.acknowledgedUpTo(f.id) >= f.lastSequence) {
+      ctx_.log->info("fraction={} room={} all events durable at rv", f.id, f.room);
+      sender_.endFraction(f.id);
+      it = rooms_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 bool DeliveryService::step(Fraction& f) {
@@ -264,6 +268,9 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
   auto planUid = bus::str(cmd.getPlanUid());
   const auto* roomModel = facility_.room(room);
   if (roomModel == nullptr) return "unknown room " + room;
+  // A fraction that just ended frees its room once rv has acknowledged all of it.
+  sender_.poll();
+  releaseDurable();
   if (auto it = rooms_.find(room); it != rooms_.end()) {
     return "room " + room + " is busy with fraction " + it->second.id;
   }

@@ -159,8 +159,9 @@ void RvService::handleCommand(const bus::Inbound& in) {
   if (body.isVerifyBeamOn()) {
     verify(in, msg);
   } else if (body.isFractionQuery()) {
-    // Answer only about durable state.
-    commit();
+    // Answer only about durable state, and acknowledge it first: whoever asks next (delivery, for
+    // the room's next fraction) must not see this fraction as still in flight.
+    if (commit()) receiver_.acknowledgeDurable();
     auto fraction = bus::str(body.getFractionQuery().getFractionId());
     auto out = encoder_.start({.source = "rv", .correlationId = corr, .wallTimeNs = unixNanosNow()}).initFractionSummary();
     out.setFractionId(fraction);

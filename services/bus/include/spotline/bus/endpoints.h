@@ -38,5 +38,7 @@ void writeEndpoints(const std::filesystem::path& file, const Endpoints& endpoint
 
 // Asks the kernel for a free TCP port on 127.0.0.1 (bind to 0, read back, close).
 int freeTcpPort();
+// `count` distinct free ports.
+std::vector<int> freeTcpPorts(std::size_t count);
 
 }  // namespace spotline::bus

@@ -64,6 +64,8 @@ class DeliveryService {
   void interlock(Fraction& f, wire::HoldReason reason, double value, double limit, const std::string& detail);
   void end(Fraction& f, wire::FractionOutcome outcome, wire::TerminationStatus status, const std::string& code);
   Fraction* find(std::string_view fractionId);
+  // Forgets fractions that ended and are fully acknowledged: their room is free again.
+  void releaseDurable();
   // Encodes one event, publishes it and puts it on the spot stream.
   template <typename Fill>
   void emit(Fraction& f, Fill&& fill);

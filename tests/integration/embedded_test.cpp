@@ -1,0 +1,251 @@
+// A whole fraction through the embedded facility: every service on its thread over inproc://,
+// the real journal on disk. Checks the safety invariants end to end from the journal itself.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "spotline/monitoring/logging.h"
+#include "spotline/plan/hash.h"
+#include "spotline/plan/synth.h"
+#include "spotline/recorder/journal.h"
+#include "spotline/runtime/console_client.h"
+#include "spotline/runtime/embedded.h"
+
+namespace spotline::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct JournaledEvent {
+  std::string source;
+  std::uint64_t sequence;
+  wire::Message::Body::Which which;
+  std::string fraction;
+  std::uint32_t beam = 0, layer = 0, spot = 0;
+  double planned = 0, delivered = 0, dx = 0, dy = 0;
+  wire::HoldReason holdReason = wire::HoldReason::OPERATOR_PAUSE;
+  wire::FractionOutcome outcome = wire::FractionOutcome::COMPLETED;
+};
+
+std::vector<JournaledEvent> readJournal(const fs::path& dir) {
+  std::vector<JournaledEvent> out;
+  auto reader = recorder::JournalReader::open(dir);
+  EXPECT_TRUE(reader.ok());
+  if (!reader) return out;
+  while (true) {
+    auto rec = reader.value()->next();
+    EXPECT_TRUE(rec.ok());
+    if (!rec || !rec.value()) break;
+    auto decoded = messages::decode(rec.value()->payload);
+    EXPECT_TRUE(decoded.ok()) << "journal record " << rec.value()->index << " is not a message";
+    if (!decoded) continue;
+    const auto& m = *decoded.value();
+    JournaledEvent e{bus::str(m.envelope().getSource()), m.envelope().getSequence(), m.body().which(),
+                     std::string(messages::fractionIdOf(m.body()))};
+    if (m.body().isSpotDelivered()) {
+      auto s = m.body().getSpotDelivered();
+      e.beam = s.getBeam();
+      e.layer = s.getLayer();
+      e.spot = s.getSpot();
+      e.planned = s.getPlanned();
+      e.delivered = s.getDelivered();
+      e.dx = s.getXMeasuredMm() - s.getXPlannedMm();
+      e.dy = s.getYMeasuredMm() - s.getYPlannedMm();
+    } else if (m.body().isBeamHold()) {
+      e.holdReason = m.body().getBeamHold().getReason();
+    } else if (m.body().isFractionEnded()) {
+      e.outcome = m.body().getFractionEnded().getOutcome();
+    }
+    out.push_back(e);
+  }
+  return out;
+}
+
+class EmbeddedFacilityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("spotline-it-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    log_ = monitoring::makeLogger("test", monitoring::LogOptions{.file = dir_ / "test.log"});
+    plan::SynthOptions o;
+    o.targetSizeMm = 20;
+    o.depthMm = 60;
+    o.spotSpacingMm = 4;
+    o.seed = 7;
+    o.machine = "GANTRY1";
+    plan_ = plan::synthesizePlan(o);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void start(EmbeddedOptions options = {}) {
+    options.journalDir = dir_ / "journal";
+    auto f = EmbeddedFacility::start(zmq_, log_, clock_, std::move(options));
+    ASSERT_TRUE(f.ok()) << f.error().message;
+    facility_ = std::move(f).value();
+    client_ = std::make_unique<ConsoleClient>(zmq_, facility_->endpoints(), clock_);
+    auto ready = client_->waitForFacility(std::chrono::seconds(20));
+    ASSERT_TRUE(ready.ok()) << ready.error().message;
+  }
+  void stop() {
+    client_.reset();
+    facility_.reset();
+  }
+
+  fs::path dir_;
+  zmq::context_t zmq_{1};
+  SteadyClock clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  plan::Plan plan_;
+  std::unique_ptr<EmbeddedFacility> facility_;
+  std::unique_ptr<ConsoleClient> client_;
+};
+
+TEST_F(EmbeddedFacilityTest, JournalHoldsEveryPlannedSpotOnceInOrderWithinTolerance) {
+  start();
+  auto loaded = client_->loadPlan(plan_);
+  ASSERT_TRUE(loaded.ok) << loaded.error;
+  EXPECT_EQ(loaded.contentHash, plan::contentHash(plan_));
+  auto fid = client_->startFraction(plan_, loaded.contentHash, "gantry-1", 1, 42);
+  ASSERT_TRUE(fid.ok()) << fid.error().message;
+  auto reports = client_->follow({fid.value()}, nullptr);
+  const auto& r = reports.at(fid.value());
+  auto totals = plan::totals(plan_);
+  EXPECT_EQ(r.status, "completed");
+  EXPECT_EQ(r.spotsPlanned, totals.spots);
+  EXPECT_EQ(r.spotsDelivered, totals.spots);
+  EXPECT_EQ(r.spotsRecorded, totals.spots);
+  EXPECT_TRUE(r.recordedByRv);
+  stop();
+
+  auto events = readJournal(dir_ / "journal");
+  std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> planned, journaled;
+  for (const auto& beam : plan_.beams) {
+    for (std::uint32_t l = 0; l < beam.layers.size(); ++l) {
+      for (std::uint32_t s = 0; s < beam.layers[l].spots.size(); ++s) planned.emplace_back(beam.number.value(), l, s);
+    }
+  }
+  std::uint64_t expectSeq = 1;
+  const auto& room = *plan::builtInFacility().room("gantry-1");
+  for (const auto& e : events) {
+    if (e.source != "delivery" || e.fraction != fid.value()) continue;
+    EXPECT_EQ(e.sequence, expectSeq++) << "stream sequence must be continuous in the journal";
+    if (e.which != wire::Message::Body::SPOT_DELIVERED) continue;
+    journaled.emplace_back(e.beam, e.layer, e.spot);
+    EXPECT_LE(std::abs(e.delivered - e.planned), e.planned * room.metersetTolerance);
+    EXPECT_LE(std::max(std::abs(e.dx), std::abs(e.dy)), room.positionTolerance.value());
+  }
+  EXPECT_EQ(journaled, planned) << "every planned spot exactly once, in plan order";
+  ASSERT_FALSE(events.empty());
+  auto verify = recorder::verifyJournal(dir_ / "journal");
+  EXPECT_TRUE(verify.ok) << verify.message;
+}
+
+TEST_F(EmbeddedFacilityTest, RefusesBeamOnWhenContentHashDiffersAndDeliversNothing) {
+  start();
+  auto loaded = client_->loadPlan(plan_);
+  ASSERT_TRUE(loaded.ok);
+  std::string wrong = loaded.contentHash;
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  auto fid = client_->startFraction(plan_, wrong, "gantry-1", 1, 1);
+  ASSERT_FALSE(fid.ok());
+  EXPECT_EQ(fid.error().code, ClientError::Refused);
+  EXPECT_NE(fid.error().message.find("content hash"), std::string::npos) << fid.error().message;
+  stop();
+  for (const auto& e : readJournal(dir_ / "journal")) {
+    EXPECT_NE(e.which, wire::Message::Body::SPOT_DELIVERED);
+    EXPECT_NE(e.which, wire::Message::Body::FRACTION_STARTED);
+  }
+}
+
+TEST_F(EmbeddedFacilityTest, RefusesARoomThatDoesNotAnswerToThePlansMachine) {
+  start();
+  auto loaded = client_->loadPlan(plan_);
+  ASSERT_TRUE(loaded.ok);
+  auto fid = client_->startFraction(plan_, loaded.contentHash, "gantry-2", 1, 1);
+  ASSERT_FALSE(fid.ok());
+  EXPECT_NE(fid.error().message.find("GANTRY1"), std::string::npos) << fid.error().message;
+  auto unknown = client_->startFraction(plan_, loaded.contentHash, "gantry-9", 1, 1);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("unknown room gantry-9"), std::string::npos) << unknown.error().message;
+}
+
+TEST_F(EmbeddedFacilityTest, RefusesAFractionAlreadyDelivered) {
+  start();
+  auto loaded = client_->loadPlan(plan_);
+  ASSERT_TRUE(loaded.ok);
+  auto first = client_->startFraction(plan_, loaded.contentHash, "gantry-1", 3, 1);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(client_->follow({first.value()}, nullptr).at(first.value()).status, "completed");
+  auto again = client_->startFraction(plan_, loaded.contentHash, "gantry-1", 3, 1);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message.find("already delivered"), std::string::npos) << again.error().message;
+}
+
+TEST_F(EmbeddedFacilityTest, PlanServiceRejectsAnUndeliverablePlanWithEveryViolationAndNothingIsJournaled) {
+  start();
+  plan_.beams[0].layers[0].spots[0].meterset = 1.0;    // far below the carbon minimum
+  plan_.beams[0].layers[1].energy = MeVPerNucleon(20);  // below the carbon energy table
+  auto loaded = client_->loadPlan(plan_);
+  EXPECT_FALSE(loaded.ok);
+  ASSERT_GE(loaded.violations.size(), 2u);
+  std::set<std::string> rules;
+  for (const auto& v : loaded.violations) rules.insert(v.rule);
+  EXPECT_TRUE(rules.contains("meterset-min"));
+  EXPECT_TRUE(rules.contains("energy-range"));
+  stop();
+  EXPECT_TRUE(readJournal(dir_ / "journal").empty());
+}
+
+TEST_F(EmbeddedFacilityTest, PositionInterlockHoldsTheBeamAndNoSpotFollowsTheHold) {
+  EmbeddedOptions options;
+  for (auto& room : options.facility.rooms) room.positionTolerance = Millimetres(0.05);  // below the monitor's noise
+  start(std::move(options));
+  auto loaded = client_->loadPlan(plan_);
+  ASSERT_TRUE(loaded.ok);
+  auto fid = client_->startFraction(plan_, loaded.contentHash, "gantry-1", 1, 5);
+  ASSERT_TRUE(fid.ok()) << fid.error().message;
+  auto r = client_->follow({fid.value()}, nullptr).at(fid.value());
+  EXPECT_EQ(r.status, "interrupted");
+  ASSERT_FALSE(r.interlocks.empty());
+  EXPECT_EQ(r.interlocks.front().reason, "position-out-of-tolerance");
+  EXPECT_GT(r.interlocks.front().value, r.interlocks.front().limit);
+  EXPECT_LT(r.spotsDelivered, plan::totals(plan_).spots);
+  stop();
+  bool held = false;
+  for (const auto& e : readJournal(dir_ / "journal")) {
+    if (e.source != "delivery") continue;
+    if (e.which == wire::Message::Body::BEAM_HOLD) {
+      EXPECT_EQ(e.holdReason, wire::HoldReason::POSITION_OUT_OF_TOLERANCE);
+      held = true;
+    }
+    if (held) {
+      EXPECT_NE(e.which, wire::Message::Body::SPOT_DELIVERED) << "a spot after the beam hold";
+    }
+    if (e.which == wire::Message::Body::FRACTION_ENDED) {
+      EXPECT_EQ(e.outcome, wire::FractionOutcome::INTERRUPTED);
+    }
+  }
+  EXPECT_TRUE(held);
+}
+
+TEST_F(EmbeddedFacilityTest, SecondFacilityOnTheSameJournalIsRefusedAndTheJournalIsIntact) {
+  start();
+  auto loaded = client_->loadPlan(plan_);
+  ASSERT_TRUE(loaded.ok);
+  EmbeddedOptions second;
+  second.journalDir = dir_ / "journal";
+  auto other = EmbeddedFacility::start(zmq_, log_, clock_, second);
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.error().message.find("journal"), std::string::npos) << other.error().message;
+  stop();
+  EXPECT_TRUE(recorder::verifyJournal(dir_ / "journal").ok);
+}
+
+}  // namespace
+}  // namespace spotline::runtime
