@@ -24,8 +24,7 @@ std::string toHex(std::span<const unsigned char> bytes) {
 }
 
 std::string toHex(std::span<const std::byte> bytes) {
-  return toHex(std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bytes.data()),
-                                              bytes.size()));
+  return toHex(std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()));
 }
 
 std::optional<std::vector<std::byte>> fromHex(std::string_view text) {

@@ -10,7 +10,9 @@ namespace spotline::delivery {
 namespace {
 
 // Rounded to the nanosecond with llround, which is exact and the same everywhere.
-SimDuration fromSeconds(double seconds) { return SimDuration(std::llround(seconds * 1e9)); }
+SimDuration fromSeconds(double seconds) {
+  return SimDuration(std::llround(seconds * 1e9));
+}
 
 // The first deliverable spot at or after p: skips setup beams, empty layers and a layer whose
 // spots are all done; {beams.size(), 0, 0} when nothing is left.
@@ -78,13 +80,21 @@ FractionSimulator::FractionSimulator(const plan::Plan& plan, MachineParameters p
   validate(params_);
 }
 
-SimDuration FractionSimulator::now() const { return now_; }
+SimDuration FractionSimulator::now() const {
+  return now_;
+}
 
-ResumePoint FractionSimulator::position() const { return normalise(plan_, cursor_); }
+ResumePoint FractionSimulator::position() const {
+  return normalise(plan_, cursor_);
+}
 
-std::uint32_t FractionSimulator::spill() const { return spill_; }
+std::uint32_t FractionSimulator::spill() const {
+  return spill_;
+}
 
-bool FractionSimulator::finished() const { return done_; }
+bool FractionSimulator::finished() const {
+  return done_;
+}
 
 void FractionSimulator::injectPositionDrift(Millimetres dx, Millimetres dy) {
   driftX_ = dx;
@@ -125,13 +135,17 @@ SimEvent FractionSimulator::startLayer() {
   const plan::Beam& beam = plan_.beams[cursor_.beamIndex];
   const plan::Layer& layer = beam.layers[cursor_.layerIndex];
   layerIntensity_ = layerIntensity(layer, plan_.metersetUnit, params_);
-  return LayerStarted{cursor_.beamIndex, cursor_.layerIndex, beam.number, layer.energy,
-                      static_cast<std::uint32_t>(layer.spots.size()), now_};
+  return LayerStarted{cursor_.beamIndex,
+                      cursor_.layerIndex,
+                      beam.number,
+                      layer.energy,
+                      static_cast<std::uint32_t>(layer.spots.size()),
+                      now_};
 }
 
 SimEvent FractionSimulator::completeLayer() {
-  LayerCompleted done{cursor_.beamIndex, cursor_.layerIndex, plan_.beams[cursor_.beamIndex].number,
-                      layerDelivered_, now_};
+  LayerCompleted done{cursor_.beamIndex, cursor_.layerIndex, plan_.beams[cursor_.beamIndex].number, layerDelivered_,
+                      now_};
   layerOpen_ = false;
   cursor_ = ResumePoint{cursor_.beamIndex, cursor_.layerIndex + 1, 0};
   return done;
@@ -186,8 +200,8 @@ SimEvent FractionSimulator::continueSpot() {
     spotTrue_ += spotRemaining_;
     spotRemaining_ = 0.0;
     const SimDuration overshootTime = std::min(params_.beamOffReaction, spillEnd() - beamOffRequest);
-    const double overshoot = std::max(
-        0.0, std::min(intensity * toSeconds(overshootTime), params_.particlesPerSpill - spillParticlesUsed_));
+    const double overshoot =
+        std::max(0.0, std::min(intensity * toSeconds(overshootTime), params_.particlesPerSpill - spillParticlesUsed_));
     spillParticlesUsed_ += overshoot;
     spotTrue_ += overshoot;
     now_ = beamOffRequest + params_.beamOffReaction;
@@ -223,9 +237,21 @@ SimEvent FractionSimulator::completeSpot() {
       spotTrue_ * params_.secondaryCalibration * (1.0 + params_.secondaryNoise * secondaryNoise) / unitParticles_;
   const Millimetres xMeasured = spot.x + driftX_ + Millimetres(params_.positionNoiseMm * xNoise);
   const Millimetres yMeasured = spot.y + driftY_ + Millimetres(params_.positionNoiseMm * yNoise);
-  SpotDelivered delivered{cursor_.beamIndex, cursor_.layerIndex, cursor_.spotIndex, beam.number,
-                          spot.meterset, primary, secondary, spot.x, spot.y, xMeasured, yMeasured,
-                          layer.energy, spill_, spotStart_, now_};
+  SpotDelivered delivered{cursor_.beamIndex,
+                          cursor_.layerIndex,
+                          cursor_.spotIndex,
+                          beam.number,
+                          spot.meterset,
+                          primary,
+                          secondary,
+                          spot.x,
+                          spot.y,
+                          xMeasured,
+                          yMeasured,
+                          layer.energy,
+                          spill_,
+                          spotStart_,
+                          now_};
   layerDelivered_ += primary;
   spotInProgress_ = false;
   ++cursor_.spotIndex;
@@ -238,44 +264,57 @@ SimEvent FractionSimulator::deliverEmptySpot() {
   const plan::Beam& beam = plan_.beams[cursor_.beamIndex];
   const plan::Layer& layer = beam.layers[cursor_.layerIndex];
   const plan::Spot& spot = layer.spots[cursor_.spotIndex];
-  SpotDelivered delivered{cursor_.beamIndex, cursor_.layerIndex, cursor_.spotIndex, beam.number,
-                          spot.meterset, 0.0, 0.0, spot.x, spot.y, spot.x, spot.y,
-                          layer.energy, spill_, now_, now_};
+  SpotDelivered delivered{cursor_.beamIndex,
+                          cursor_.layerIndex,
+                          cursor_.spotIndex,
+                          beam.number,
+                          spot.meterset,
+                          0.0,
+                          0.0,
+                          spot.x,
+                          spot.y,
+                          spot.x,
+                          spot.y,
+                          layer.energy,
+                          spill_,
+                          now_,
+                          now_};
   ++cursor_.spotIndex;
   return delivered;
 }
 
 std::optional<InterlockFinding> checkSpot(const SpotDelivered& spot, const plan::RoomModel& room) {
-  const double positionError = std::max(std::abs((spot.xMeasured - spot.xPlanned).value()),
-                                        std::abs((spot.yMeasured - spot.yPlanned).value()));
-  if (positionError > room.positionTolerance.value()) {
+  // Every comparison is written `!(value <= limit)` so that a NaN reading (a failed monitor) is a
+  // finding: NaN compares false with everything, and a missing reading must hold the beam.
+  const double dx = std::abs((spot.xMeasured - spot.xPlanned).value());
+  const double dy = std::abs((spot.yMeasured - spot.yPlanned).value());
+  const double positionError =
+      std::isnan(dx) || std::isnan(dy) ? std::numeric_limits<double>::quiet_NaN() : std::max(dx, dy);
+  if (!(positionError <= room.positionTolerance.value())) {
     return InterlockFinding{InterlockReason::PositionOutOfTolerance, positionError, room.positionTolerance.value()};
   }
 
   // Relative to the primary, which is the monitor that ends the spot.
   const double difference = std::abs(spot.secondary - spot.delivered);
-  if (difference > 0.0) {
+  if (!(difference <= 0.0)) {
     const double relative =
         spot.delivered > 0.0 ? difference / spot.delivered : std::numeric_limits<double>::infinity();
-    if (relative > room.monitorAgreement) {
+    if (!(relative <= room.monitorAgreement)) {
       return InterlockFinding{InterlockReason::MonitorDisagreement, relative, room.monitorAgreement};
     }
   }
 
   const double excess = spot.delivered - spot.planned;
   const double allowed = std::max(spot.planned * room.metersetTolerance, room.metersetToleranceFloor);
-  if (excess > allowed) return InterlockFinding{InterlockReason::SpotOvershoot, excess, allowed};
+  if (!(excess <= allowed)) return InterlockFinding{InterlockReason::SpotOvershoot, excess, allowed};
   return std::nullopt;
 }
 
 std::string_view toString(InterlockReason reason) {
   switch (reason) {
-    case InterlockReason::PositionOutOfTolerance:
-      return "PositionOutOfTolerance";
-    case InterlockReason::MonitorDisagreement:
-      return "MonitorDisagreement";
-    case InterlockReason::SpotOvershoot:
-      return "SpotOvershoot";
+    case InterlockReason::PositionOutOfTolerance: return "PositionOutOfTolerance";
+    case InterlockReason::MonitorDisagreement: return "MonitorDisagreement";
+    case InterlockReason::SpotOvershoot: return "SpotOvershoot";
   }
   return "Unknown";
 }

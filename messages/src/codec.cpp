@@ -29,8 +29,7 @@ Encoder::Encoder() : scratch_(kScratchWords) {}
 wire::Message::Body::Builder Encoder::start(const EnvelopeFields& envelope) {
   builder_.reset();
   std::memset(scratch_.data(), 0, scratch_.size() * sizeof(capnp::word));
-  builder_ = std::make_unique<capnp::MallocMessageBuilder>(
-      kj::ArrayPtr<capnp::word>(scratch_.data(), scratch_.size()));
+  builder_ = std::make_unique<capnp::MallocMessageBuilder>(kj::ArrayPtr<capnp::word>(scratch_.data(), scratch_.size()));
   auto msg = builder_->initRoot<wire::Message>();
   auto env = msg.initEnvelope();
   env.setSchemaVersion(kSchemaVersion);
@@ -42,13 +41,14 @@ wire::Message::Body::Builder Encoder::start(const EnvelopeFields& envelope) {
   return msg.getBody();
 }
 
-wire::Message::Builder Encoder::root() { return builder_->getRoot<wire::Message>(); }
+wire::Message::Builder Encoder::root() {
+  return builder_->getRoot<wire::Message>();
+}
 
 Frame Encoder::finish() {
   auto words = capnp::computeSerializedSizeInWords(*builder_);
   Frame out(words * sizeof(capnp::word));
-  kj::ArrayOutputStream stream(
-      kj::ArrayPtr<kj::byte>(reinterpret_cast<kj::byte*>(out.data()), out.size()));
+  kj::ArrayOutputStream stream(kj::ArrayPtr<kj::byte>(reinterpret_cast<kj::byte*>(out.data()), out.size()));
   capnp::writeMessage(stream, *builder_);
   return out;
 }
@@ -73,16 +73,16 @@ Result<std::unique_ptr<Decoded>, DecodeError> decode(std::span<const std::byte> 
   options.traversalLimitInWords = limits.traversalWords;
   options.nestingLimit = limits.nestingLimit;
   try {
-    out->reader_ = std::make_unique<capnp::FlatArrayMessageReader>(kj::ArrayPtr<const capnp::word>(words, count),
-                                                                   options);
+    out->reader_ =
+        std::make_unique<capnp::FlatArrayMessageReader>(kj::ArrayPtr<const capnp::word>(words, count), options);
     auto root = out->reader_->getRoot<wire::Message>();
     // One full traversal validates every pointer now, within the limits, instead of at first use.
     (void)root.totalSize();
     if (!root.hasEnvelope()) return fail(DecodeError::Malformed, "message has no envelope");
     auto version = root.getEnvelope().getSchemaVersion();
     if (version != kSchemaVersion) {
-      return fail(DecodeError::UnsupportedVersion, "schema version " + std::to_string(version) + ", this build speaks " +
-                                                       std::to_string(kSchemaVersion));
+      return fail(DecodeError::UnsupportedVersion, "schema version " + std::to_string(version) +
+                                                       ", this build speaks " + std::to_string(kSchemaVersion));
     }
     if (static_cast<unsigned>(root.getBody().which()) > static_cast<unsigned>(kLastKnownBody)) {
       return fail(DecodeError::UnknownBody,

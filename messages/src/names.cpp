@@ -43,7 +43,9 @@ std::string_view bodyName(wire::Message::Body::Which which) {
 namespace spotline::messages {
 
 namespace {
-std::string_view view(capnp::Text::Reader t) { return std::string_view(t.cStr(), t.size()); }
+std::string_view view(capnp::Text::Reader t) {
+  return std::string_view(t.cStr(), t.size());
+}
 }  // namespace
 
 std::string_view fractionIdOf(wire::Message::Body::Reader body) {

@@ -8,6 +8,8 @@ MetricsEndpoint::MetricsEndpoint(int port)
   if (!ports.empty()) port_ = ports.front();
 }
 
-void MetricsEndpoint::add(const std::shared_ptr<prometheus::Registry>& registry) { exposer_.RegisterCollectable(registry); }
+void MetricsEndpoint::add(const std::shared_ptr<prometheus::Registry>& registry) {
+  exposer_.RegisterCollectable(registry);
+}
 
 }  // namespace spotline::monitoring

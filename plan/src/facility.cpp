@@ -33,8 +33,7 @@ namespace {
 // Spot meterset limits: the maximum is 10,000 times the minimum for every ion, the dynamic range
 // of the carbon numbers (5e3..5e7 particles). Minima scale with the particles an ion needs for a
 // given dose (lighter ions deposit less per particle, so they need more). See plan/README.md.
-IonModel ionModel(IonSpecies ion, double eMin, double eMax, double minParticles,
-                  std::uint32_t levels) {
+IonModel ionModel(IonSpecies ion, double eMin, double eMax, double minParticles, std::uint32_t levels) {
   IonModel m;
   m.ion = ion;
   m.energy = EnergyRange{MeVPerNucleon(eMin), MeVPerNucleon(eMax)};

@@ -20,18 +20,19 @@ namespace {
 // can never silently change every stored hash.
 std::uint8_t code(Approval a) {
   switch (a) {
-    case Approval::Approved:
-      return 0;
-    case Approval::Unapproved:
-      return 1;
-    case Approval::Rejected:
-      return 2;
+    case Approval::Approved: return 0;
+    case Approval::Unapproved: return 1;
+    case Approval::Rejected: return 2;
   }
   return 0xff;
 }
 
-std::uint8_t code(MetersetUnit u) { return u == MetersetUnit::MU ? 0 : 1; }
-std::uint8_t code(Radiation r) { return r == Radiation::Proton ? 0 : 1; }
+std::uint8_t code(MetersetUnit u) {
+  return u == MetersetUnit::MU ? 0 : 1;
+}
+std::uint8_t code(Radiation r) {
+  return r == Radiation::Proton ? 0 : 1;
+}
 
 }  // namespace
 
@@ -81,8 +82,7 @@ std::string contentHash(const Plan& plan) {
 std::array<unsigned char, 32> detail::sha256(std::span<const std::byte> bytes) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
-      length != 32) {
+  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 || length != 32) {
     // Only an OpenSSL failure (out of memory, broken provider) gets here: a bug, not a bad plan.
     throw std::runtime_error("SHA-256: OpenSSL EVP_Digest failed");
   }

@@ -71,25 +71,20 @@ class StructureGuard {
                                "nested deeper than " + std::to_string(kMaxJsonNesting) + " levels"};
         }
         break;
-      case json::parse_event_t::value:
-        beginElement();
-        break;
+      case json::parse_event_t::value: beginElement(); break;
       case json::parse_event_t::key: {
         Frame& top = frames_.back();
         top.key = parsed.get<std::string>();
         for (const std::string& k : top.keys) {
           if (k == top.key) {
-            throw StructureError{PlanError::Invalid, containerPath(),
-                                 "duplicate key " + describe(json(top.key))};
+            throw StructureError{PlanError::Invalid, containerPath(), "duplicate key " + describe(json(top.key))};
           }
         }
         top.keys.push_back(top.key);
         break;
       }
       case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        frames_.pop_back();
-        break;
+      case json::parse_event_t::array_end: frames_.pop_back(); break;
     }
     return true;
   }
@@ -130,14 +125,10 @@ enum class Bound { Any, NonNegative, Positive, Angle };
 
 std::string_view expectation(Bound bound) {
   switch (bound) {
-    case Bound::Any:
-      return "a finite number";
-    case Bound::NonNegative:
-      return "a finite number >= 0";
-    case Bound::Positive:
-      return "a finite number > 0";
-    case Bound::Angle:
-      return "a finite number in [0, 360)";
+    case Bound::Any: return "a finite number";
+    case Bound::NonNegative: return "a finite number >= 0";
+    case Bound::Positive: return "a finite number > 0";
+    case Bound::Angle: return "a finite number in [0, 360)";
   }
   return "a number";
 }
@@ -147,14 +138,10 @@ std::optional<double> boundedNumber(const json& v, Bound bound) {
   const double d = v.get<double>();
   if (!std::isfinite(d)) return std::nullopt;
   switch (bound) {
-    case Bound::Any:
-      return d;
-    case Bound::NonNegative:
-      return d >= 0.0 ? std::optional<double>(d) : std::nullopt;
-    case Bound::Positive:
-      return d > 0.0 ? std::optional<double>(d) : std::nullopt;
-    case Bound::Angle:
-      return d >= 0.0 && d < 360.0 ? std::optional<double>(d) : std::nullopt;
+    case Bound::Any: return d;
+    case Bound::NonNegative: return d >= 0.0 ? std::optional<double>(d) : std::nullopt;
+    case Bound::Positive: return d > 0.0 ? std::optional<double>(d) : std::nullopt;
+    case Bound::Angle: return d >= 0.0 && d < 360.0 ? std::optional<double>(d) : std::nullopt;
   }
   return std::nullopt;
 }
@@ -228,32 +215,27 @@ class SchemaReader {
     return it == obj.end() ? nullptr : &*it;
   }
 
-  std::optional<std::string> string(const json& obj, std::string_view key, const std::string& path,
-                                    bool nonEmpty) {
+  std::optional<std::string> string(const json& obj, std::string_view key, const std::string& path, bool nonEmpty) {
     const json* v = field(obj, key);
     if (v == nullptr) return std::nullopt;
     if (!v->is_string() || (nonEmpty && v->get_ref<const std::string&>().empty())) {
       error(childPath(path, key),
-            std::string(nonEmpty ? "expected a non-empty string" : "expected a string") + ", got " +
-                describe(*v));
+            std::string(nonEmpty ? "expected a non-empty string" : "expected a string") + ", got " + describe(*v));
       return std::nullopt;
     }
     return v->get<std::string>();
   }
 
-  std::optional<double> number(const json& obj, std::string_view key, const std::string& path,
-                               Bound bound) {
+  std::optional<double> number(const json& obj, std::string_view key, const std::string& path, Bound bound) {
     const json* v = field(obj, key);
     if (v == nullptr) return std::nullopt;
     std::optional<double> d = boundedNumber(*v, bound);
-    if (!d)
-      error(childPath(path, key),
-            "expected " + std::string(expectation(bound)) + ", got " + describe(*v));
+    if (!d) error(childPath(path, key), "expected " + std::string(expectation(bound)) + ", got " + describe(*v));
     return d;
   }
 
-  std::optional<std::int64_t> integer(const json& obj, std::string_view key,
-                                      const std::string& path, std::int64_t min, std::int64_t max) {
+  std::optional<std::int64_t> integer(const json& obj, std::string_view key, const std::string& path, std::int64_t min,
+                                      std::int64_t max) {
     const json* v = field(obj, key);
     if (v == nullptr) return std::nullopt;
     std::optional<std::int64_t> out;
@@ -265,8 +247,8 @@ class SchemaReader {
     }
     if (out && (*out < min || *out > max)) out.reset();
     if (!out) {
-      error(childPath(path, key), "expected an integer in [" + std::to_string(min) + ", " +
-                                      std::to_string(max) + "], got " + describe(*v));
+      error(childPath(path, key),
+            "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " + describe(*v));
     }
     return out;
   }
@@ -282,8 +264,7 @@ class SchemaReader {
   }
 
   // One of a fixed set of strings; returns the index of the match.
-  std::optional<std::size_t> choice(const json& obj, std::string_view key, const std::string& path,
-                                    Keys choices) {
+  std::optional<std::size_t> choice(const json& obj, std::string_view key, const std::string& path, Keys choices) {
     const json* v = field(obj, key);
     if (v == nullptr) return std::nullopt;
     if (v->is_string()) {
@@ -355,9 +336,8 @@ void readSpots(SchemaReader& r, const json& spots, const std::string& path, Laye
         values[k] = *d;
       } else {
         ok = false;
-        r.error(
-            indexPath(indexPath(path, i), k),
-            "expected " + std::string(expectation(kBounds[k])) + ", got " + describe(triple[k]));
+        r.error(indexPath(indexPath(path, i), k),
+                "expected " + std::string(expectation(kBounds[k])) + ", got " + describe(triple[k]));
       }
     }
     if (ok) layer.spots.push_back(Spot{Millimetres(values[0]), Millimetres(values[1]), values[2]});
@@ -376,8 +356,7 @@ void readLayers(SchemaReader& r, const json& layers, const std::string& path, Be
     const std::string lp = indexPath(path, i++);
     Layer layer;
     if (!r.object(lv, lp, {"energy_mev_u", "spots"}, {"paintings"})) continue;
-    if (auto e = r.number(lv, "energy_mev_u", lp, Bound::Positive))
-      layer.energy = MeVPerNucleon(*e);
+    if (auto e = r.number(lv, "energy_mev_u", lp, Bound::Positive)) layer.energy = MeVPerNucleon(*e);
     if (lv.contains("paintings")) {
       if (auto p = r.integer(lv, "paintings", lp, 1, 1000)) layer.paintings = static_cast<int>(*p);
     }
@@ -390,8 +369,8 @@ void readLayers(SchemaReader& r, const json& layers, const std::string& path, Be
 
 std::optional<Beam> readBeam(SchemaReader& r, const json& bv, const std::string& path) {
   if (!r.object(bv, path,
-                {"number", "machine", "treatment_delivery_type", "radiation", "gantry_angle",
-                 "couch_angle", "isocentre_mm", "layers"},
+                {"number", "machine", "treatment_delivery_type", "radiation", "gantry_angle", "couch_angle",
+                 "isocentre_mm", "layers"},
                 {"name", "ion"})) {
     return std::nullopt;
   }
@@ -416,8 +395,7 @@ std::optional<Beam> readBeam(SchemaReader& r, const json& bv, const std::string&
       if (radiation && beam.radiation == Radiation::Proton && *ion != kProton) {
         r.error(ionPath, "radiation is PROTON but the ion is " + ionName(*ion));
       } else if (radiation && beam.radiation == Radiation::Ion && *ion == kProton) {
-        r.error(ionPath,
-                "radiation is ION but the ion is a proton (use \"radiation\": \"PROTON\")");
+        r.error(ionPath, "radiation is ION but the ion is a proton (use \"radiation\": \"PROTON\")");
       }
     }
   } else if (radiation && beam.radiation == Radiation::Proton) {
@@ -450,10 +428,10 @@ std::optional<Beam> readBeam(SchemaReader& r, const json& bv, const std::string&
 Result<Plan, PlanError> readPlan(const json& root, std::string_view source) {
   SchemaReader r(source);
   Plan plan;
-  if (!r.object(root, "",
-                {"format", "version", "plan_uid", "patient_id", "approval", "meterset_unit",
-                 "fractions_planned", "beams"},
-                {"label", "synthetic"})) {
+  if (!r.object(
+          root, "",
+          {"format", "version", "plan_uid", "patient_id", "approval", "meterset_unit", "fractions_planned", "beams"},
+          {"label", "synthetic"})) {
     return fail(PlanError::Invalid, r.message());
   }
   // A different format or version means the rest cannot be interpreted: stop there.
@@ -474,8 +452,7 @@ Result<Plan, PlanError> readPlan(const json& root, std::string_view source) {
     if (auto label = r.string(root, "label", "", false)) plan.label = *label;
   }
   if (auto a = r.choice(root, "approval", "", {"APPROVED", "UNAPPROVED", "REJECTED"})) {
-    static constexpr Approval kApprovals[] = {Approval::Approved, Approval::Unapproved,
-                                              Approval::Rejected};
+    static constexpr Approval kApprovals[] = {Approval::Approved, Approval::Unapproved, Approval::Rejected};
     plan.approval = kApprovals[*a];
   }
   if (auto u = r.choice(root, "meterset_unit", "", {"NP", "MU"})) {
@@ -499,9 +476,8 @@ Result<Plan, PlanError> readPlan(const json& root, std::string_view source) {
           if (bv.contains("number") && beam->number.value() != 0) {
             auto [it, inserted] = numbers.emplace(beam->number.value(), i);
             if (!inserted) {
-              r.error(childPath(bp, "number"),
-                      "beam number " + std::to_string(beam->number.value()) +
-                          " is already used by " + indexPath("beams", it->second));
+              r.error(childPath(bp, "number"), "beam number " + std::to_string(beam->number.value()) +
+                                                   " is already used by " + indexPath("beams", it->second));
             }
           }
           plan.beams.push_back(std::move(*beam));
@@ -517,8 +493,12 @@ Result<Plan, PlanError> readPlan(const json& root, std::string_view source) {
 // ---------------------------------------------------------------------------------------------
 // Writer.
 
-std::string number(double v) { return json(v).dump(); }
-std::string quoted(const std::string& s) { return dumpSafe(json(s)); }
+std::string number(double v) {
+  return json(v).dump();
+}
+std::string quoted(const std::string& s) {
+  return dumpSafe(json(s));
+}
 
 }  // namespace
 
@@ -528,25 +508,20 @@ Result<Plan, PlanError> parsePlanJson(std::string_view text, std::string_view so
     StructureGuard guard;
     root = json::parse(
         text.begin(), text.end(),
-        [&guard](int /*depth*/, json::parse_event_t event, json& parsed) {
-          return guard.onEvent(event, parsed);
-        },
+        [&guard](int /*depth*/, json::parse_event_t event, json& parsed) { return guard.onEvent(event, parsed); },
         /*allow_exceptions=*/true, /*ignore_comments=*/false);
   } catch (const StructureError& e) {
-    return fail(e.code, std::string(sourceName) + ": " + (e.path.empty() ? "top level" : e.path) +
-                            ": " + e.what);
+    return fail(e.code, std::string(sourceName) + ": " + (e.path.empty() ? "top level" : e.path) + ": " + e.what);
   } catch (const json::parse_error& e) {
     // nlohmann's text already says "parse error at line L, column C: ..."; drop its id prefix.
     std::string what = e.what();
-    if (auto close = what.find("] ");
-        what.rfind("[json.exception.", 0) == 0 && close != std::string::npos) {
+    if (auto close = what.find("] "); what.rfind("[json.exception.", 0) == 0 && close != std::string::npos) {
       what.erase(0, close + 2);
     }
-    return fail(PlanError::Malformed, std::string(sourceName) + ": not valid JSON (byte " +
-                                          std::to_string(e.byte) + "): " + what);
-  } catch (const json::exception& e) {
     return fail(PlanError::Malformed,
-                std::string(sourceName) + ": not valid JSON: " + std::string(e.what()));
+                std::string(sourceName) + ": not valid JSON (byte " + std::to_string(e.byte) + "): " + what);
+  } catch (const json::exception& e) {
+    return fail(PlanError::Malformed, std::string(sourceName) + ": not valid JSON: " + std::string(e.what()));
   }
   return readPlan(root, sourceName);
 }
@@ -558,8 +533,7 @@ Result<Plan, PlanError> readPlanJson(const std::filesystem::path& file) {
   if (ec) return fail(PlanError::Unreadable, name + ": cannot read plan file: " + ec.message());
   if (size > kMaxPlanFileBytes) {
     return fail(PlanError::Unreadable, name + ": plan file is " + std::to_string(size) +
-                                           " bytes, more than the limit of " +
-                                           std::to_string(kMaxPlanFileBytes));
+                                           " bytes, more than the limit of " + std::to_string(kMaxPlanFileBytes));
   }
   std::ifstream in(file, std::ios::binary);
   if (!in) return fail(PlanError::Unreadable, name + ": cannot open plan file");
@@ -568,9 +542,8 @@ Result<Plan, PlanError> readPlanJson(const std::filesystem::path& file) {
   std::string text(static_cast<std::size_t>(size), '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (static_cast<std::uintmax_t>(in.gcount()) != size) {
-    return fail(PlanError::Unreadable, name + ": error while reading plan file (read " +
-                                           std::to_string(in.gcount()) + " of " +
-                                           std::to_string(size) + " bytes)");
+    return fail(PlanError::Unreadable, name + ": error while reading plan file (read " + std::to_string(in.gcount()) +
+                                           " of " + std::to_string(size) + " bytes)");
   }
   return parsePlanJson(text, name);
 }
@@ -600,18 +573,17 @@ std::string writePlanJson(const Plan& plan) {
     out += "      \"number\": " + std::to_string(beam.number.value()) + ",\n";
     out += "      \"name\": " + quoted(beam.name) + ",\n";
     out += "      \"machine\": " + quoted(beam.machine) + ",\n";
-    out += std::string("      \"treatment_delivery_type\": ") +
-           (beam.treatment ? "\"TREATMENT\"" : "\"SETUP\"") + ",\n";
+    out +=
+        std::string("      \"treatment_delivery_type\": ") + (beam.treatment ? "\"TREATMENT\"" : "\"SETUP\"") + ",\n";
     out += "      \"radiation\": " + quoted(std::string(toString(beam.radiation))) + ",\n";
     if (beam.radiation == Radiation::Ion) {
-      out += "      \"ion\": {\"z\": " + std::to_string(beam.ion.z) +
-             ", \"a\": " + std::to_string(beam.ion.a) +
+      out += "      \"ion\": {\"z\": " + std::to_string(beam.ion.z) + ", \"a\": " + std::to_string(beam.ion.a) +
              ", \"charge\": " + std::to_string(beam.ion.charge) + "},\n";
     }
     out += "      \"gantry_angle\": " + number(beam.gantryAngle.value()) + ",\n";
     out += "      \"couch_angle\": " + number(beam.couchAngle.value()) + ",\n";
-    out += "      \"isocentre_mm\": [" + number(beam.isocentreMm[0]) + ", " +
-           number(beam.isocentreMm[1]) + ", " + number(beam.isocentreMm[2]) + "],\n";
+    out += "      \"isocentre_mm\": [" + number(beam.isocentreMm[0]) + ", " + number(beam.isocentreMm[1]) + ", " +
+           number(beam.isocentreMm[2]) + "],\n";
     if (beam.layers.empty()) {
       out += "      \"layers\": []\n";
     } else {

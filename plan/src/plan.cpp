@@ -20,8 +20,8 @@ std::string ionName(const IonSpecies& ion) {
   if (ion == kOxygen) return "oxygen";
   if (ion == kNeon) return "neon";
   // Anything else is still named unambiguously, so messages about foreign plans stay precise.
-  return "ion(z=" + std::to_string(ion.z) + ",a=" + std::to_string(ion.a) +
-         ",charge=" + std::to_string(ion.charge) + ")";
+  return "ion(z=" + std::to_string(ion.z) + ",a=" + std::to_string(ion.a) + ",charge=" + std::to_string(ion.charge) +
+         ")";
 }
 
 double beamMeterset(const Beam& beam) {
@@ -48,12 +48,9 @@ PlanTotals totals(const Plan& plan) {
 
 std::string_view toString(Approval approval) {
   switch (approval) {
-    case Approval::Approved:
-      return "APPROVED";
-    case Approval::Unapproved:
-      return "UNAPPROVED";
-    case Approval::Rejected:
-      return "REJECTED";
+    case Approval::Approved: return "APPROVED";
+    case Approval::Unapproved: return "UNAPPROVED";
+    case Approval::Rejected: return "REJECTED";
   }
   return "UNKNOWN";
 }

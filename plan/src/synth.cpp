@@ -11,7 +11,9 @@ namespace spotline::plan {
 
 namespace {
 
-std::string num(double v) { return detail::shortNumber(v); }
+std::string num(double v) {
+  return detail::shortNumber(v);
+}
 
 // Bragg-Kleeman exponent and the proton coefficient for water, fitted to the NIST PSTAR CSDA
 // ranges 77.2 mm at 100 MeV and 259.6 mm at 200 MeV. At equal energy per nucleon an ion of mass
@@ -21,8 +23,7 @@ constexpr double kBraggKleemanP = 1.75;
 constexpr double kProtonAlphaMm = 0.0244;
 
 double alphaMm(const IonSpecies& ion) {
-  return kProtonAlphaMm * static_cast<double>(ion.a) /
-         (static_cast<double>(ion.z) * static_cast<double>(ion.z));
+  return kProtonAlphaMm * static_cast<double>(ion.a) / (static_cast<double>(ion.z) * static_cast<double>(ion.z));
 }
 
 // Meterset model (plan/README.md): the distal layer's spots get kDistalSpotMinimums times the
@@ -58,7 +59,9 @@ class SplitMix64 {
 
 // Rounds to 1/scale. Dividing by the integer scale (rather than multiplying by 0.001) gives the
 // double nearest the decimal value, so 28.5 prints as 28.5 and not 28.500000000000004.
-double roundTo(double v, double scale) { return std::round(v * scale) / scale; }
+double roundTo(double v, double scale) {
+  return std::round(v * scale) / scale;
+}
 
 // Grid points per axis: a centred grid from -size/2 to +size/2 (inclusive when size is a multiple
 // of the spacing). The small slack absorbs 60/3 = 19.999999 style rounding.
@@ -69,9 +72,7 @@ std::size_t pointsPerAxis(double size, double spacing) {
 // 128-bit big-endian number in decimal, by long division (no __int128 under -Wpedantic).
 std::string toDecimal(std::array<unsigned char, 16> n) {
   std::string digits;
-  const auto isZero = [&n] {
-    return std::all_of(n.begin(), n.end(), [](unsigned char b) { return b == 0; });
-  };
+  const auto isZero = [&n] { return std::all_of(n.begin(), n.end(), [](unsigned char b) { return b == 0; }); };
   do {
     unsigned remainder = 0;
     for (unsigned char& b : n) {
@@ -104,9 +105,7 @@ std::string derivedUid(const SynthOptions& o) {
   w.str(o.patientId);
   w.str(o.label);
   w.i32(o.fractions);
-  w.u8(static_cast<std::uint8_t>(o.approval == Approval::Approved     ? 0
-                                 : o.approval == Approval::Unapproved ? 1
-                                                                      : 2));
+  w.u8(static_cast<std::uint8_t>(o.approval == Approval::Approved ? 0 : o.approval == Approval::Unapproved ? 1 : 2));
   const std::array<unsigned char, 32> digest = detail::sha256(w.bytes());
   std::array<unsigned char, 16> uuid{};
   std::copy_n(digest.begin(), 16, uuid.begin());
@@ -135,8 +134,8 @@ std::optional<std::string> checkSynthOptions(const SynthOptions& o, const Facili
     return "spot spacing must be a positive number of mm, got " + num(o.spotSpacingMm);
   }
   if (!(std::isfinite(o.depthMm) && o.depthMm - o.targetSizeMm / 2.0 > 0.0)) {
-    return "depth must put the whole target below the surface (depth > size/2), got depth " +
-           num(o.depthMm) + " mm for a " + num(o.targetSizeMm) + " mm target";
+    return "depth must put the whole target below the surface (depth > size/2), got depth " + num(o.depthMm) +
+           " mm for a " + num(o.targetSizeMm) + " mm target";
   }
   if (!(std::isfinite(o.gantryAngle) && o.gantryAngle >= 0.0 && o.gantryAngle < 360.0)) {
     return "gantry angle must be in [0, 360) deg, got " + num(o.gantryAngle);
@@ -174,19 +173,19 @@ std::optional<std::string> checkSynthOptions(const SynthOptions& o, const Facili
   const double reachMax = rangeInWaterMm(o.ion, ion->energy.max);
   const double reachMin = rangeInWaterMm(o.ion, ion->energy.min);
   if (distal > reachMax) {
-    return "the target's far edge at " + num(distal) + " mm is deeper than " + ionName(o.ion) +
-           " reaches at " + num(ion->energy.max.value()) + " MeV/u (" +
-           num(roundTo(reachMax, 10.0)) + " mm)";
+    return "the target's far edge at " + num(distal) + " mm is deeper than " + ionName(o.ion) + " reaches at " +
+           num(ion->energy.max.value()) + " MeV/u (" + num(roundTo(reachMax, 10.0)) + " mm)";
   }
   if (proximal < reachMin) {
-    return "the target's near edge at " + num(proximal) + " mm is shallower than " +
-           ionName(o.ion) + " reaches at " + num(ion->energy.min.value()) + " MeV/u (" +
-           num(roundTo(reachMin, 10.0)) + " mm)";
+    return "the target's near edge at " + num(proximal) + " mm is shallower than " + ionName(o.ion) + " reaches at " +
+           num(ion->energy.min.value()) + " MeV/u (" + num(roundTo(reachMin, 10.0)) + " mm)";
   }
   return std::nullopt;
 }
 
-Plan synthesizePlan(const SynthOptions& o) { return synthesizePlan(o, builtInFacility()); }
+Plan synthesizePlan(const SynthOptions& o) {
+  return synthesizePlan(o, builtInFacility());
+}
 
 Plan synthesizePlan(const SynthOptions& o, const Facility& facility) {
   if (auto problem = checkSynthOptions(o, facility)) {
@@ -212,8 +211,7 @@ Plan synthesizePlan(const SynthOptions& o, const Facility& facility) {
     grid[i] = roundTo(-halfExtent + static_cast<double>(i) * o.spotSpacingMm, 1e3);
   }
 
-  const double spacingScale =
-      (o.spotSpacingMm / kReferenceSpacingMm) * (o.spotSpacingMm / kReferenceSpacingMm);
+  const double spacingScale = (o.spotSpacingMm / kReferenceSpacingMm) * (o.spotSpacingMm / kReferenceSpacingMm);
   const double distalParticles =
       kDistalSpotMinimums * ion.minSpotParticles * spacingScale / static_cast<double>(o.beams);
   SplitMix64 rng(o.seed);
@@ -221,8 +219,8 @@ Plan synthesizePlan(const SynthOptions& o, const Facility& facility) {
   Plan plan;
   plan.uid = PlanUid(o.planUid.empty() ? derivedUid(o) : o.planUid);
   plan.patient = PatientId(o.patientId.empty() ? std::string("SYNTHETIC") : o.patientId);
-  plan.label = o.label.empty() ? "synthetic " + ionName(o.ion) + " " + num(o.targetSizeMm) +
-                                     " mm cube at " + num(o.depthMm) + " mm depth"
+  plan.label = o.label.empty() ? "synthetic " + ionName(o.ion) + " " + num(o.targetSizeMm) + " mm cube at " +
+                                     num(o.depthMm) + " mm depth"
                                : o.label;
   plan.approval = o.approval;
   plan.metersetUnit = o.unit;
@@ -240,14 +238,12 @@ Plan synthesizePlan(const SynthOptions& o, const Facility& facility) {
     beam.ion = o.ion;
     // Beams are spread evenly around the patient: by the gantry where it rotates, by the couch
     // in a fixed room.
-    beam.gantryAngle =
-        Degrees(room.rotating ? std::fmod(o.gantryAngle + step, 360.0) : o.gantryAngle);
+    beam.gantryAngle = Degrees(room.rotating ? std::fmod(o.gantryAngle + step, 360.0) : o.gantryAngle);
     beam.couchAngle = Degrees(room.rotating ? 0.0 : step);
     for (std::size_t l = 0; l < energies.size(); ++l) {
-      const double weight = energies.size() == 1
-                                ? 1.0
-                                : 1.0 - (1.0 - kProximalWeight) * static_cast<double>(l) /
-                                            static_cast<double>(energies.size() - 1);
+      const double weight = energies.size() == 1 ? 1.0
+                                                 : 1.0 - (1.0 - kProximalWeight) * static_cast<double>(l) /
+                                                             static_cast<double>(energies.size() - 1);
       Layer layer;
       layer.energy = energies[l];
       layer.paintings = 1;
@@ -260,11 +256,9 @@ Plan synthesizePlan(const SynthOptions& o, const Facility& facility) {
           const double particles = distalParticles * weight * variation;
           double meterset = 0.0;
           if (o.unit == MetersetUnit::NP) {
-            meterset =
-                std::clamp(std::round(particles), ion.minSpotParticles, ion.maxSpotParticles);
+            meterset = std::clamp(std::round(particles), ion.minSpotParticles, ion.maxSpotParticles);
           } else {
-            meterset =
-                std::clamp(roundTo(particles / kParticlesPerMu, 1e4), ion.minSpotMu, ion.maxSpotMu);
+            meterset = std::clamp(roundTo(particles / kParticlesPerMu, 1e4), ion.minSpotMu, ion.maxSpotMu);
           }
           layer.spots.push_back(Spot{Millimetres(grid[c]), Millimetres(grid[row]), meterset});
         }

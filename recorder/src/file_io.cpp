@@ -30,7 +30,9 @@ void UniqueFd::reset(int fd) {
   fd_ = fd;
 }
 
-std::string errnoText(int err) { return std::generic_category().message(err); }
+std::string errnoText(int err) {
+  return std::generic_category().message(err);
+}
 
 Status writeFully(int fd, std::uint64_t offset, std::span<const std::span<const std::byte>> parts,
                   const std::filesystem::path& what) {
@@ -46,8 +48,8 @@ Status writeFully(int fd, std::uint64_t offset, std::span<const std::span<const 
     ssize_t written = ::pwritev(fd, iov.data() + first, count, static_cast<off_t>(offset));
     if (written < 0) {
       if (errno == EINTR) continue;
-      return fail(JournalError::Io, "cannot write " + what.string() + " at offset " + std::to_string(offset) +
-                                        ": " + errnoText(errno));
+      return fail(JournalError::Io,
+                  "cannot write " + what.string() + " at offset " + std::to_string(offset) + ": " + errnoText(errno));
     }
     if (written == 0) {
       return fail(JournalError::Io, "cannot write " + what.string() + " at offset " + std::to_string(offset) +

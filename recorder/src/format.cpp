@@ -65,8 +65,7 @@ void Sha256::update(std::span<const std::byte> bytes) {
 Hash Sha256::finish() {
   Hash out{};
   unsigned int length = 0;
-  if (EVP_DigestFinal_ex(ctx_, reinterpret_cast<unsigned char*>(out.data()), &length) != 1 ||
-      length != out.size()) {
+  if (EVP_DigestFinal_ex(ctx_, reinterpret_cast<unsigned char*>(out.data()), &length) != 1 || length != out.size()) {
     throw std::runtime_error("OpenSSL: SHA-256 final failed");
   }
   reset();
@@ -101,14 +100,14 @@ Result<SegmentHeader, Damage> decodeHeader(std::span<const std::byte, kHeaderByt
                                        " (this build reads version " + std::to_string(kFormatVersion) + ")");
   }
   if (auto size = getU32(bytes.data() + 12); size != kHeaderBytes) {
-    return fail(Damage::BadHeader, "header size " + std::to_string(size) + ", expected " +
-                                       std::to_string(kHeaderBytes));
+    return fail(Damage::BadHeader,
+                "header size " + std::to_string(size) + ", expected " + std::to_string(kHeaderBytes));
   }
   auto stored = getU32(bytes.data() + kHeaderCrcOffset);
   auto computed = crc32c(bytes.first(kHeaderCrcOffset));
   if (stored != computed) {
-    return fail(Damage::BadHeader, "header CRC32C mismatch (stored " + std::to_string(stored) +
-                                       ", computed " + std::to_string(computed) + ")");
+    return fail(Damage::BadHeader, "header CRC32C mismatch (stored " + std::to_string(stored) + ", computed " +
+                                       std::to_string(computed) + ")");
   }
   SegmentHeader header;
   header.segmentNumber = getU64(bytes.data() + 16);
@@ -166,6 +165,8 @@ Result<std::vector<std::uint64_t>, JournalError> listSegments(const std::filesys
   return numbers;
 }
 
-std::string hashHex(const Hash& hash) { return toHex(std::span<const std::byte>(hash)); }
+std::string hashHex(const Hash& hash) {
+  return toHex(std::span<const std::byte>(hash));
+}
 
 }  // namespace spotline::recorder::detail

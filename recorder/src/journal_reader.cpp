@@ -25,10 +25,8 @@ class FileJournalReader final : public JournalReader {
         record.offset = scanner_.recordOffset();
         return std::optional<JournalRecord>(std::move(record));
       }
-      case detail::JournalScanner::Outcome::End:
-        return std::optional<JournalRecord>();
-      case detail::JournalScanner::Outcome::Damaged:
-        break;
+      case detail::JournalScanner::Outcome::End: return std::optional<JournalRecord>();
+      case detail::JournalScanner::Outcome::Damaged: break;
     }
     const auto& damage = scanner_.damage();
     const auto code = damage.kind == Damage::Io ? JournalError::Io : JournalError::Corrupt;
@@ -45,8 +43,8 @@ class FileJournalReader final : public JournalReader {
 Result<std::unique_ptr<JournalReader>, JournalError> JournalReader::open(const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
-    return fail(JournalError::Io, "journal directory " + dir.string() + " does not exist" +
-                                      (ec ? ": " + ec.message() : std::string()));
+    return fail(JournalError::Io,
+                "journal directory " + dir.string() + " does not exist" + (ec ? ": " + ec.message() : std::string()));
   }
   return std::unique_ptr<JournalReader>(std::make_unique<FileJournalReader>(dir));
 }

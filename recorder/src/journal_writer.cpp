@@ -122,7 +122,8 @@ Result<UniqueFd, JournalError> createSegment(const JournalOptions& options, cons
 
 Result<Tail, JournalError> createJournal(const JournalOptions& options) {
   Tail tail;
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(tail.journalId.data()), static_cast<int>(tail.journalId.size())) != 1) {
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(tail.journalId.data()), static_cast<int>(tail.journalId.size())) !=
+      1) {
     return fail(JournalError::Io, "cannot draw a random journal id from OpenSSL");
   }
   tail.segmentNumber = 1;
@@ -151,12 +152,13 @@ Result<std::optional<Tail>, JournalError> recover(const JournalOptions& options,
   }
 
   const detail::ScanDamage& damage = scanner.damage();
-  if (damage.kind == Damage::Io) return fail(JournalError::Io, "cannot read journal: " + detail::describe(options.dir, damage));
+  if (damage.kind == Damage::Io)
+    return fail(JournalError::Io, "cannot read journal: " + detail::describe(options.dir, damage));
   auto refuse = [&] {
-    return fail(JournalError::Corrupt,
-                "journal " + options.dir.string() + " is damaged: " + detail::describe(options.dir, damage) +
-                    " (only a torn tail at the end of the last segment is repaired on open; run "
-                    "`spotline journal verify`)");
+    return fail(JournalError::Corrupt, "journal " + options.dir.string() +
+                                           " is damaged: " + detail::describe(options.dir, damage) +
+                                           " (only a torn tail at the end of the last segment is repaired on open; run "
+                                           "`spotline journal verify`)");
   };
   auto numbers = detail::listSegments(options.dir);
   if (!numbers) return numbers.error();
@@ -261,7 +263,8 @@ class FileJournalWriter final : public JournalWriter {
         runBytes += recordBytes(last);
         ++last;
       }
-      const auto run = std::span<const std::byte>(pending_).subspan(recordStart(first), static_cast<std::size_t>(runBytes));
+      const auto run =
+          std::span<const std::byte>(pending_).subspan(recordStart(first), static_cast<std::size_t>(runBytes));
       Status written = rotate ? startSegment(first, run) : appendToSegment(run);
       if (!written) {
         broken_ = written.error().message;
@@ -352,7 +355,8 @@ Result<std::unique_ptr<JournalWriter>, JournalError> JournalWriter::open(const J
   }
   std::error_code ec;
   const bool created = std::filesystem::create_directories(options.dir, ec);
-  if (ec) return fail(JournalError::Io, "cannot create journal directory " + options.dir.string() + ": " + ec.message());
+  if (ec)
+    return fail(JournalError::Io, "cannot create journal directory " + options.dir.string() + ": " + ec.message());
   if (created && options.sync) {
     auto parent = std::filesystem::absolute(options.dir, ec).parent_path();
     if (!ec) {

@@ -8,9 +8,8 @@
 namespace spotline::recorder::detail {
 
 std::string describe(const std::filesystem::path& dir, const ScanDamage& damage) {
-  return (dir / damage.segment).string() + " at byte offset " + std::to_string(damage.offset) +
-         " (record index " + std::to_string(damage.index) + "): " + std::string(toString(damage.kind)) +
-         ": " + damage.detail;
+  return (dir / damage.segment).string() + " at byte offset " + std::to_string(damage.offset) + " (record index " +
+         std::to_string(damage.index) + "): " + std::string(toString(damage.kind)) + ": " + damage.detail;
 }
 
 JournalScanner::JournalScanner(std::filesystem::path dir, Options options)
@@ -49,8 +48,7 @@ JournalScanner::Outcome JournalScanner::truncated(std::uint64_t offset, std::str
 JournalScanner::Outcome JournalScanner::next() {
   for (;;) {
     switch (state_) {
-      case State::Failed:
-        return Outcome::Damaged;
+      case State::Failed: return Outcome::Damaged;
 
       case State::OpenNext: {
         // Only the first segment is opened from here; later ones are found at the end of the
@@ -82,14 +80,15 @@ JournalScanner::Outcome JournalScanner::next() {
         const std::uint64_t following = fileNumber_ + 1;
         std::error_code ec;
         const bool exists = std::filesystem::exists(dir_ / segmentFileName(following), ec);
-        if (ec) return damaged(Damage::Io, offset_, "cannot look for " + segmentFileName(following) + ": " + ec.message());
+        if (ec)
+          return damaged(Damage::Io, offset_, "cannot look for " + segmentFileName(following) + ": " + ec.message());
         if (!exists) {
           if (auto later = segmentAfter(following)) {
             const std::uint64_t previous = fileNumber_;
             fileNumber_ = following;
-            return damaged(Damage::MissingSegment, 0,
-                           "segment missing: " + segmentFileName(previous) + " is followed by " +
-                               segmentFileName(*later));
+            return damaged(
+                Damage::MissingSegment, 0,
+                "segment missing: " + segmentFileName(previous) + " is followed by " + segmentFileName(*later));
           }
           return Outcome::End;
         }
@@ -237,8 +236,8 @@ JournalScanner::Outcome JournalScanner::readRecord() {
   if (!std::equal(computed.begin(), computed.end(), suffix.begin())) {
     return damaged(Damage::Chain, start,
                    "chain hash does not follow from the previous record (stored " +
-                       toHex(std::span<const std::byte>(suffix).first(kHashBytes)) + ", computed " +
-                       hashHex(computed) + ")");
+                       toHex(std::span<const std::byte>(suffix).first(kHashBytes)) + ", computed " + hashHex(computed) +
+                       ")");
   }
   chain_ = computed;
   recordOffset_ = start;

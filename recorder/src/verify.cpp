@@ -39,8 +39,8 @@ VerifyReport verifyJournal(const std::filesystem::path& dir) {
   if (scanner.haveJournalId()) report.lastHash = detail::hashHex(scanner.chainHash());
   if (outcome == detail::JournalScanner::Outcome::End) {
     report.ok = true;
-    report.message = std::to_string(report.records) + " records in " + std::to_string(report.segments) +
-                     " segments verified";
+    report.message =
+        std::to_string(report.records) + " records in " + std::to_string(report.segments) + " segments verified";
     return report;
   }
   const auto& damage = scanner.damage();

@@ -20,7 +20,9 @@
 namespace {
 
 volatile std::sig_atomic_t stopSignal = 0;
-void onSignal(int sig) { stopSignal = sig; }
+void onSignal(int sig) {
+  stopSignal = sig;
+}
 
 }  // namespace
 
@@ -34,7 +36,8 @@ int main(int argc, char** argv) {
   int metricsPort = -1;
   app.add_option("--endpoints", endpointsFile, "endpoints.json written by 'spotline facility up'")->required();
   app.add_option("--journal", journalDir, "journal directory (rv only)");
-  app.add_option("--metrics-port", metricsPort, "Prometheus port on 127.0.0.1 (0: any free port; default: the one in endpoints.json)");
+  app.add_option("--metrics-port", metricsPort,
+                 "Prometheus port on 127.0.0.1 (0: any free port; default: the one in endpoints.json)");
   app.add_option("--log", logFile, "append the log to this file");
   try {
     app.parse(argc, argv);

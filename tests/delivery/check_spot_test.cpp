@@ -9,9 +9,21 @@ namespace {
 
 // A spot exactly as planned: 10,000 particles at (10, -20) mm.
 SpotDelivered nominalSpot() {
-  return SpotDelivered{0, 0, 0, BeamNumber(1), 10'000.0, 10'000.0, 10'000.0,
-                       Millimetres(10), Millimetres(-20), Millimetres(10), Millimetres(-20),
-                       MeVPerNucleon(200), 1, SimDuration{0}, SimDuration{1000}};
+  return SpotDelivered{0,
+                       0,
+                       0,
+                       BeamNumber(1),
+                       10'000.0,
+                       10'000.0,
+                       10'000.0,
+                       Millimetres(10),
+                       Millimetres(-20),
+                       Millimetres(10),
+                       Millimetres(-20),
+                       MeVPerNucleon(200),
+                       1,
+                       SimDuration{0},
+                       SimDuration{1000}};
 }
 
 TEST(CheckSpot, NominalSpotHasNoFinding) {
@@ -92,6 +104,30 @@ TEST(CheckSpot, PositionIsReportedBeforeTheOtherReasons) {
   s.xMeasured = s.xPlanned;
   EXPECT_EQ(checkSpot(s, room)->reason, InterlockReason::MonitorDisagreement);
   EXPECT_EQ(toString(InterlockReason::SpotOvershoot), "SpotOvershoot");
+}
+
+TEST(CheckSpot, NaNReadingsAreFindings) {
+  // A failed monitor reads NaN; a check that lets NaN pass would keep the beam on.
+  const plan::RoomModel room;
+  SpotDelivered nominal{};
+  nominal.planned = 10000.0;
+  nominal.delivered = 10000.0;
+  nominal.secondary = 10000.0;
+  ASSERT_FALSE(checkSpot(nominal, room).has_value());
+  auto withX = nominal;
+  withX.xMeasured = Millimetres(std::nan(""));
+  ASSERT_TRUE(checkSpot(withX, room).has_value());
+  EXPECT_EQ(checkSpot(withX, room)->reason, InterlockReason::PositionOutOfTolerance);
+  auto withY = nominal;
+  withY.yMeasured = Millimetres(std::nan(""));
+  EXPECT_TRUE(checkSpot(withY, room).has_value());
+  auto withSecondary = nominal;
+  withSecondary.secondary = std::nan("");
+  ASSERT_TRUE(checkSpot(withSecondary, room).has_value());
+  EXPECT_EQ(checkSpot(withSecondary, room)->reason, InterlockReason::MonitorDisagreement);
+  auto withPrimary = nominal;
+  withPrimary.delivered = std::nan("");
+  EXPECT_TRUE(checkSpot(withPrimary, room).has_value());
 }
 
 }  // namespace

@@ -11,8 +11,8 @@ namespace {
 
 TEST(PortableLog, AgreesWithStdLogAcrossTheDoubleRange) {
   // Not bit-identical to libm (that is the point), but as accurate as a double allows.
-  std::vector<double> xs{1e-300, 1e-30, 1e-5, 0.001, 0.25, 0.5, 0.70710678, 0.7071068, 0.9, 0.999999,
-                         1.0, 1.000001, 1.41421356, 1.4142136, 2.0, 3.0, 10.0, 12345.678, 1e30, 1e300};
+  std::vector<double> xs{1e-300, 1e-30,    1e-5,       0.001,     0.25, 0.5, 0.70710678, 0.7071068, 0.9,  0.999999,
+                         1.0,    1.000001, 1.41421356, 1.4142136, 2.0,  3.0, 10.0,       12345.678, 1e30, 1e300};
   for (int i = 1; i < 10'000; ++i) xs.push_back(static_cast<double>(i) / 10'000.0);
   for (double x : xs) {
     const double expected = std::log(x);

@@ -394,7 +394,7 @@ TEST(FractionSimulator, LayerIntensityKeepsOvershootAtOnePercentOfTheSmallestSpo
   const MachineParameters params;
   plan::Layer layer = pointLayer(250, 3, 1e6);
   EXPECT_DOUBLE_EQ(layerIntensity(layer, MetersetUnit::NP, params), 5e7);  // capped at the maximum
-  layer.spots[1].meterset = 5000.0;  // 1 % of 5000 = 50 particles in 20 us
+  layer.spots[1].meterset = 5000.0;                                        // 1 % of 5000 = 50 particles in 20 us
   EXPECT_DOUBLE_EQ(layerIntensity(layer, MetersetUnit::NP, params), 2.5e6);
   layer.spots[2].meterset = 0.0;  // empty spots get no beam and do not count
   EXPECT_DOUBLE_EQ(layerIntensity(layer, MetersetUnit::NP, params), 2.5e6);
@@ -436,13 +436,14 @@ TEST(FractionSimulator, ScanningBetweenSpotsTakesDistanceOverSpeed) {
   plan::Plan p;
   plan::Layer layer;
   layer.energy = MeVPerNucleon(200);
-  layer.spots = {{Millimetres(0), Millimetres(0), 1e6}, {Millimetres(30), Millimetres(-10), 1e6},
+  layer.spots = {{Millimetres(0), Millimetres(0), 1e6},
+                 {Millimetres(30), Millimetres(-10), 1e6},
                  {Millimetres(30), Millimetres(-10), 1e6}};
   p.beams.push_back(treatmentBeam(1, {layer}));
   FractionSimulator sim(p, params, 1);
   const auto spots = only<SpotDelivered>(runToEnd(sim));
   ASSERT_EQ(spots.size(), 3u);
-  EXPECT_EQ(spots[0].start, 0s);  // the magnets were set during the energy change
+  EXPECT_EQ(spots[0].start, 0s);                  // the magnets were set during the energy change
   EXPECT_EQ(spots[1].start - spots[0].end, 3ms);  // 30 mm (the longer axis) at 10 m/s
   EXPECT_EQ(spots[2].start - spots[1].end, 0s);
 }
@@ -466,7 +467,7 @@ TEST(FractionSimulator, EmptySpotsAreReportedWithoutBeam) {
 
 TEST(FractionSimulator, NominalCarbonFractionRaisesNoInterlockWithMargin) {
   const plan::Plan p = carbonPlan(3, 20, 200, 99);  // 12,000 spots, 5e3 to 2e6 particles
-  const plan::RoomModel room;                        // +-1 mm, 3 %, 2 % agreement
+  const plan::RoomModel room;                       // +-1 mm, 3 %, 2 % agreement
   for (std::uint64_t seed : {1u, 2u, 3u}) {
     FractionSimulator sim(p, {}, seed);
     const auto spots = only<SpotDelivered>(runToEnd(sim));
@@ -475,8 +476,8 @@ TEST(FractionSimulator, NominalCarbonFractionRaisesNoInterlockWithMargin) {
     for (const SpotDelivered& s : spots) {
       const auto finding = checkSpot(s, room);
       EXPECT_FALSE(finding.has_value()) << "spot " << s.spotIndex << ": " << toString(finding->reason);
-      worstPosition = std::max({worstPosition, std::abs((s.xMeasured - s.xPlanned).value()),
-                                std::abs((s.yMeasured - s.yPlanned).value())});
+      worstPosition = std::max(
+          {worstPosition, std::abs((s.xMeasured - s.xPlanned).value()), std::abs((s.yMeasured - s.yPlanned).value())});
       worstAgreement = std::max(worstAgreement, std::abs(s.secondary - s.delivered) / s.delivered);
       worstOvershoot = std::max(worstOvershoot, (s.delivered - s.planned) / s.planned);
     }

@@ -37,8 +37,7 @@ inline plan::Beam treatmentBeam(std::uint32_t number, std::vector<plan::Layer> l
 
 // A plausible carbon fraction: beams x layers x spots, metersets log-uniform in [5e3, 2e6]
 // particles (carbon's minimum spot is about 5,000), energies stepping down from 300 MeV/u.
-inline plan::Plan carbonPlan(std::size_t beams, std::size_t layers, std::size_t spotsPerLayer,
-                             std::uint64_t seed = 1) {
+inline plan::Plan carbonPlan(std::size_t beams, std::size_t layers, std::size_t spotsPerLayer, std::uint64_t seed = 1) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> exponent(std::log10(5e3), std::log10(2e6));
   plan::Plan p;
@@ -90,8 +89,8 @@ inline std::string describe(const SimEvent& event) {
                         e.energy.value(), e.spill, static_cast<long long>(e.start.count()),
                         static_cast<long long>(e.end.count()));
         } else if constexpr (std::is_same_v<T, LayerCompleted>) {
-          std::snprintf(buf, sizeof buf, "L- %u %u %u %a %lld", e.beamIndex, e.layerIndex, e.beam.value(),
-                        e.meterset, static_cast<long long>(e.at.count()));
+          std::snprintf(buf, sizeof buf, "L- %u %u %u %a %lld", e.beamIndex, e.layerIndex, e.beam.value(), e.meterset,
+                        static_cast<long long>(e.at.count()));
         } else if constexpr (std::is_same_v<T, WaitingForSpill>) {
           std::snprintf(buf, sizeof buf, "W %u %lld %lld", e.nextSpill, static_cast<long long>(e.from.count()),
                         static_cast<long long>(e.until.count()));

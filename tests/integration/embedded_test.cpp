@@ -67,9 +67,8 @@ std::vector<JournaledEvent> readJournal(const fs::path& dir) {
 class EmbeddedFacilityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("spotline-it-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / ("spotline-it-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     log_ = monitoring::makeLogger("test", monitoring::LogOptions{.file = dir_ / "test.log"});
@@ -189,7 +188,7 @@ TEST_F(EmbeddedFacilityTest, RefusesAFractionAlreadyDelivered) {
 
 TEST_F(EmbeddedFacilityTest, PlanServiceRejectsAnUndeliverablePlanWithEveryViolationAndNothingIsJournaled) {
   start();
-  plan_.beams[0].layers[0].spots[0].meterset = 1.0;    // far below the carbon minimum
+  plan_.beams[0].layers[0].spots[0].meterset = 1.0;     // far below the carbon minimum
   plan_.beams[0].layers[1].energy = MeVPerNucleon(20);  // below the carbon energy table
   auto loaded = client_->loadPlan(plan_);
   EXPECT_FALSE(loaded.ok);

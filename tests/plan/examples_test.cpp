@@ -26,10 +26,12 @@ struct Example {
 };
 
 // GoogleTest would otherwise print the parameter as raw bytes.
-void PrintTo(const Example& e, std::ostream* os) { *os << e.file; }
+void PrintTo(const Example& e, std::ostream* os) {
+  *os << e.file;
+}
 
-SynthOptions options(IonSpecies ion, double size, double depth, double spacing, std::uint64_t seed,
-                     const char* machine, double gantry) {
+SynthOptions options(IonSpecies ion, double size, double depth, double spacing, std::uint64_t seed, const char* machine,
+                     double gantry) {
   SynthOptions o;
   o.ion = ion;
   o.targetSizeMm = size;
@@ -90,8 +92,7 @@ TEST_P(ExamplePlan, ReadsValidatesAndHasTheDocumentedShape) {
   ASSERT_TRUE(read.ok()) << read.error().message;
   const Plan& p = read.value();
   EXPECT_TRUE(p.synthetic);
-  EXPECT_TRUE(validatePlan(p, builtInFacility()).empty())
-      << violationsJson(validatePlan(p, builtInFacility())).dump(2);
+  EXPECT_TRUE(validatePlan(p, builtInFacility()).empty()) << violationsJson(validatePlan(p, builtInFacility())).dump(2);
   ASSERT_EQ(p.beams.size(), 1u);
   EXPECT_EQ(p.beams[0].machine, e.options.machine);
   EXPECT_EQ(p.beams[0].ion, e.options.ion);

@@ -70,9 +70,9 @@ class Expected {
 TEST(CanonicalForm, MatchesTheDocumentedLayoutByteForByte) {
   Expected e;
   e.str("spotline-plan-canonical/1").str("1.2.3").str("P").str("");
-  e.u8(0).u8(1).le(1, 4).u8(0).le(1, 8);     // APPROVED, NP, 1 fraction, not synthetic, 1 beam
-  e.le(1, 4).str("B").str("M").u8(1).u8(1);  // number, name, machine, TREATMENT, ION
-  e.le(6, 4).le(12, 4).le(6, 4);             // z, a, charge
+  e.u8(0).u8(1).le(1, 4).u8(0).le(1, 8);                          // APPROVED, NP, 1 fraction, not synthetic, 1 beam
+  e.le(1, 4).str("B").str("M").u8(1).u8(1);                       // number, name, machine, TREATMENT, ION
+  e.le(6, 4).le(12, 4).le(6, 4);                                  // z, a, charge
   e.f64(90.0).f64(0.0).f64(0.0).f64(0.0).f64(0.0).le(1, 8);       // angles, isocentre, 1 layer
   e.f64(100.0).le(1, 4).le(1, 8).f64(1.5).f64(-2.0).f64(5000.0);  // layer, 1 spot
   EXPECT_EQ(canonicalBytes(minimalPlan()), e.bytes);
@@ -80,8 +80,7 @@ TEST(CanonicalForm, MatchesTheDocumentedLayoutByteForByte) {
 
 TEST(ContentHash, IsSha256OfTheCanonicalFormAsLowercaseHex) {
   // Computed independently (Python hashlib over the bytes of the test above).
-  EXPECT_EQ(contentHash(minimalPlan()),
-            "a226cea84cc3c2f46bfcc24d02295f781f7e6dadcd4c49b1df3505e6443c7eb2");
+  EXPECT_EQ(contentHash(minimalPlan()), "a226cea84cc3c2f46bfcc24d02295f781f7e6dadcd4c49b1df3505e6443c7eb2");
   const std::string h = contentHash(testing::validMixedPlan());
   EXPECT_EQ(h.size(), 64u);
   EXPECT_EQ(h.find_first_not_of("0123456789abcdef"), std::string::npos);
@@ -116,8 +115,7 @@ TEST(ContentHash, ChangesWithEveryKindOfField) {
       {"paintings", [](Plan& p) { p.beams[0].layers[1].paintings = 2; }},
       {"spot x", [&](Plan& p) { spot0(p).x = Millimetres(-2.999); }},
       {"spot y", [&](Plan& p) { spot0(p).y = Millimetres(-2.999); }},
-      {"meterset by one ulp",
-       [&](Plan& p) { spot0(p).meterset = std::nextafter(spot0(p).meterset, 2e6); }},
+      {"meterset by one ulp", [&](Plan& p) { spot0(p).meterset = std::nextafter(spot0(p).meterset, 2e6); }},
       {"swap two spots",
        [](Plan& p) {
          auto& s = p.beams[0].layers[0].spots;

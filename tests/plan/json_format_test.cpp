@@ -145,7 +145,9 @@ struct SchemaCase {
   std::string expected;  // expected text after it
 };
 
-std::ostream& operator<<(std::ostream& os, const SchemaCase& c) { return os << c.name; }
+std::ostream& operator<<(std::ostream& os, const SchemaCase& c) {
+  return os << c.name;
+}
 
 class PlanJsonSchemaError : public ::testing::TestWithParam<SchemaCase> {};
 
@@ -157,9 +159,8 @@ TEST_P(PlanJsonSchemaError, NamesThePathAndWhatWasExpected) {
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.error().code, PlanError::Invalid);
   const std::string& message = parsed.error().message;
-  EXPECT_NE(message.find("plans/test.json: " + c.path + ": " + c.expected), std::string::npos)
-      << "message was:\n"
-      << message;
+  EXPECT_NE(message.find("plans/test.json: " + c.path + ": " + c.expected), std::string::npos) << "message was:\n"
+                                                                                               << message;
   // Exactly one problem was introduced, so exactly one line is reported.
   EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 0) << message;
 }
@@ -176,54 +177,46 @@ const SchemaCase kSchemaCases[] = {
        d["beams"][0]["layers"][0]["spots"][1] = {1.0, 2.0};
      },
      "beams[0].layers[0].spots[1]", "expected [x_mm, y_mm, meterset], got [1.0,2.0]"},
-    {"SpotsNotAnArray", [](json& d) { d["beams"][0]["layers"][0]["spots"] = 3; },
-     "beams[0].layers[0].spots", "expected an array of [x_mm, y_mm, meterset] triples, got 3"},
-    {"MissingMachine", [](json& d) { d["beams"][0].erase("machine"); }, "beams[0]",
-     "missing required key \"machine\""},
-    {"MissingTopLevelBeams", [](json& d) { d.erase("beams"); }, "top level",
-     "missing required key \"beams\""},
+    {"SpotsNotAnArray", [](json& d) { d["beams"][0]["layers"][0]["spots"] = 3; }, "beams[0].layers[0].spots",
+     "expected an array of [x_mm, y_mm, meterset] triples, got 3"},
+    {"MissingMachine", [](json& d) { d["beams"][0].erase("machine"); }, "beams[0]", "missing required key \"machine\""},
+    {"MissingTopLevelBeams", [](json& d) { d.erase("beams"); }, "top level", "missing required key \"beams\""},
     {"UnknownTopLevelKey", [](json& d) { d["colour"] = "red"; }, "top level",
      "unknown key \"colour\" (allowed: format, version"},
-    {"UnknownLayerKey", [](json& d) { d["beams"][0]["layers"][1]["energy"] = 100; },
-     "beams[0].layers[1]", "unknown key \"energy\""},
-    {"UnknownIonKey", [](json& d) { d["beams"][0]["ion"]["mass"] = 12; }, "beams[0].ion",
-     "unknown key \"mass\""},
+    {"UnknownLayerKey", [](json& d) { d["beams"][0]["layers"][1]["energy"] = 100; }, "beams[0].layers[1]",
+     "unknown key \"energy\""},
+    {"UnknownIonKey", [](json& d) { d["beams"][0]["ion"]["mass"] = 12; }, "beams[0].ion", "unknown key \"mass\""},
     {"ApprovalLowerCase", [](json& d) { d["approval"] = "approved"; }, "approval",
      "expected one of \"APPROVED\", \"UNAPPROVED\", \"REJECTED\", got \"approved\""},
     {"MetersetUnitGray", [](json& d) { d["meterset_unit"] = "Gy"; }, "meterset_unit",
      "expected one of \"NP\", \"MU\", got \"Gy\""},
     {"DeliveryTypeLowerCase", [](json& d) { d["beams"][1]["treatment_delivery_type"] = "setup"; },
      "beams[1].treatment_delivery_type", "expected one of \"TREATMENT\", \"SETUP\""},
-    {"RadiationUnknown", [](json& d) { d["beams"][0]["radiation"] = "ELECTRON"; },
-     "beams[0].radiation", "expected one of \"PROTON\", \"ION\", got \"ELECTRON\""},
-    {"FormatOther", [](json& d) { d["format"] = "rtplan"; }, "format",
-     "expected \"spotline-plan\", got \"rtplan\""},
-    {"VersionTwo", [](json& d) { d["version"] = 2; }, "version",
-     "unsupported version 2 (this reader reads version 1)"},
-    {"GantryAngle360", [](json& d) { d["beams"][0]["gantry_angle"] = 360; },
-     "beams[0].gantry_angle", "expected a finite number in [0, 360), got 360"},
-    {"CouchAngleNegative", [](json& d) { d["beams"][0]["couch_angle"] = -10.5; },
-     "beams[0].couch_angle", "expected a finite number in [0, 360), got -10.5"},
-    {"EnergyZero", [](json& d) { d["beams"][0]["layers"][0]["energy_mev_u"] = 0; },
-     "beams[0].layers[0].energy_mev_u", "expected a finite number > 0, got 0"},
+    {"RadiationUnknown", [](json& d) { d["beams"][0]["radiation"] = "ELECTRON"; }, "beams[0].radiation",
+     "expected one of \"PROTON\", \"ION\", got \"ELECTRON\""},
+    {"FormatOther", [](json& d) { d["format"] = "rtplan"; }, "format", "expected \"spotline-plan\", got \"rtplan\""},
+    {"VersionTwo", [](json& d) { d["version"] = 2; }, "version", "unsupported version 2 (this reader reads version 1)"},
+    {"GantryAngle360", [](json& d) { d["beams"][0]["gantry_angle"] = 360; }, "beams[0].gantry_angle",
+     "expected a finite number in [0, 360), got 360"},
+    {"CouchAngleNegative", [](json& d) { d["beams"][0]["couch_angle"] = -10.5; }, "beams[0].couch_angle",
+     "expected a finite number in [0, 360), got -10.5"},
+    {"EnergyZero", [](json& d) { d["beams"][0]["layers"][0]["energy_mev_u"] = 0; }, "beams[0].layers[0].energy_mev_u",
+     "expected a finite number > 0, got 0"},
     {"EnergyString", [](json& d) { d["beams"][0]["layers"][1]["energy_mev_u"] = "200"; },
      "beams[0].layers[1].energy_mev_u", "expected a finite number > 0, got \"200\""},
     {"BeamNumberFraction", [](json& d) { d["beams"][0]["number"] = 1.5; }, "beams[0].number",
      "expected an integer in [1, 4294967295], got 1.5"},
-    {"BeamNumberTooLarge", [](json& d) { d["beams"][0]["number"] = 4294967296ULL; },
-     "beams[0].number", "expected an integer in [1, 4294967295], got 4294967296"},
+    {"BeamNumberTooLarge", [](json& d) { d["beams"][0]["number"] = 4294967296ULL; }, "beams[0].number",
+     "expected an integer in [1, 4294967295], got 4294967296"},
     {"BeamNumberDuplicate", [](json& d) { d["beams"][2]["number"] = 1; }, "beams[2].number",
      "beam number 1 is already used by beams[0]"},
-    {"PaintingsZero", [](json& d) { d["beams"][0]["layers"][0]["paintings"] = 0; },
-     "beams[0].layers[0].paintings", "expected an integer in [1, 1000], got 0"},
+    {"PaintingsZero", [](json& d) { d["beams"][0]["layers"][0]["paintings"] = 0; }, "beams[0].layers[0].paintings",
+     "expected an integer in [1, 1000], got 0"},
     {"FractionsZero", [](json& d) { d["fractions_planned"] = 0; }, "fractions_planned",
      "expected an integer in [1, 1000], got 0"},
-    {"SyntheticString", [](json& d) { d["synthetic"] = "yes"; }, "synthetic",
-     "expected true or false, got \"yes\""},
-    {"PlanUidEmpty", [](json& d) { d["plan_uid"] = ""; }, "plan_uid",
-     "expected a non-empty string, got \"\""},
-    {"PatientIdNumber", [](json& d) { d["patient_id"] = 17; }, "patient_id",
-     "expected a non-empty string, got 17"},
+    {"SyntheticString", [](json& d) { d["synthetic"] = "yes"; }, "synthetic", "expected true or false, got \"yes\""},
+    {"PlanUidEmpty", [](json& d) { d["plan_uid"] = ""; }, "plan_uid", "expected a non-empty string, got \"\""},
+    {"PatientIdNumber", [](json& d) { d["patient_id"] = 17; }, "patient_id", "expected a non-empty string, got 17"},
     {"ProtonRadiationWithCarbon", [](json& d) { d["beams"][2]["ion"] = "carbon"; }, "beams[2].ion",
      "radiation is PROTON but the ion is carbon"},
     {"IonRadiationWithProton", [](json& d) { d["beams"][0]["ion"] = "proton"; }, "beams[0].ion",
@@ -241,14 +234,13 @@ const SchemaCase kSchemaCases[] = {
        d["beams"][0]["isocentre_mm"] = {1, 2};
      },
      "beams[0].isocentre_mm", "expected [x, y, z] in mm, got [1,2]"},
-    {"IsocentreString", [](json& d) { d["beams"][0]["isocentre_mm"][2] = "z"; },
-     "beams[0].isocentre_mm[2]", "expected a finite number, got \"z\""},
-    {"LayersNotAnArray", [](json& d) { d["beams"][1]["layers"] = json::object(); },
-     "beams[1].layers", "expected an array of layers, got {}"},
+    {"IsocentreString", [](json& d) { d["beams"][0]["isocentre_mm"][2] = "z"; }, "beams[0].isocentre_mm[2]",
+     "expected a finite number, got \"z\""},
+    {"LayersNotAnArray", [](json& d) { d["beams"][1]["layers"] = json::object(); }, "beams[1].layers",
+     "expected an array of layers, got {}"},
     {"LayerNotAnObject", [](json& d) { d["beams"][0]["layers"][1] = 250; }, "beams[0].layers[1]",
      "expected an object, got 250"},
-    {"BeamsNotAnArray", [](json& d) { d["beams"] = "none"; }, "beams",
-     "expected an array of beams, got \"none\""},
+    {"BeamsNotAnArray", [](json& d) { d["beams"] = "none"; }, "beams", "expected an array of beams, got \"none\""},
     {"RootIsAnArray",
      [](json& d) {
        d = json::array({1, 2});
@@ -316,8 +308,8 @@ TEST(PlanJsonErrors, MalformedJsonNamesByteAndLine) {
 
 TEST(PlanJsonErrors, TruncatedEmptyAndCommentedTextsAreMalformed) {
   const std::string full = writePlanJson(testing::validMixedPlan());
-  for (const std::string& text : {full.substr(0, full.size() / 2), std::string(),
-                                  std::string("// plan\n") + full, full + "{}"}) {
+  for (const std::string& text :
+       {full.substr(0, full.size() / 2), std::string(), std::string("// plan\n") + full, full + "{}"}) {
     auto parsed = parsePlanJson(text, "cut.json");
     ASSERT_FALSE(parsed.ok());
     EXPECT_EQ(parsed.error().code, PlanError::Malformed) << parsed.error().message;
@@ -330,8 +322,7 @@ TEST(PlanJsonErrors, NestingBeyondTheLimitIsRefused) {
   auto parsed = parsePlanJson(deep, "deep.json");
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.error().code, PlanError::Malformed);
-  EXPECT_NE(parsed.error().message.find("nested deeper than 32 levels"), std::string::npos)
-      << parsed.error().message;
+  EXPECT_NE(parsed.error().message.find("nested deeper than 32 levels"), std::string::npos) << parsed.error().message;
 }
 
 TEST(PlanJsonErrors, InvalidUtf8IsMalformed) {
@@ -360,8 +351,7 @@ TEST(PlanJsonFile, MissingFileIsUnreadableAndNamed) {
   auto read = readPlanJson(path);
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.error().code, PlanError::Unreadable);
-  EXPECT_EQ(read.error().message.rfind(path.string() + ": cannot read plan file", 0), 0u)
-      << read.error().message;
+  EXPECT_EQ(read.error().message.rfind(path.string() + ": cannot read plan file", 0), 0u) << read.error().message;
 }
 
 TEST(PlanJsonFile, DirectoryIsUnreadable) {
@@ -379,8 +369,7 @@ TEST(PlanJsonFile, SchemaErrorsNameTheFile) {
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.error().code, PlanError::Invalid);
   EXPECT_EQ(read.error().message,
-            path.string() +
-                ": beams[0].layers[0].spots[2][2]: expected a finite number >= 0, got \"lots\"");
+            path.string() + ": beams[0].layers[0].spots[2][2]: expected a finite number >= 0, got \"lots\"");
   std::filesystem::remove(path);
 }
 

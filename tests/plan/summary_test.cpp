@@ -86,17 +86,12 @@ TEST(Summary, BeamWithoutLayersHasNullEnergies) {
 TEST(Summary, TextNamesThePlanBeamsAndTotals) {
   const Plan p = testing::validMixedPlan();
   const std::string text = planSummaryText(p);
-  EXPECT_NE(text.find("Plan 1.2.826.0.1.3680043.8.498.1  \"test plan\""), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("Plan 1.2.826.0.1.3680043.8.498.1  \"test plan\""), std::string::npos) << text;
   EXPECT_NE(text.find("content hash " + contentHash(p)), std::string::npos);
   EXPECT_NE(text.find("beam 2 \"Setup\" SETUP (not delivered)"), std::string::npos) << text;
-  EXPECT_NE(text.find("beam 3 \"Field 3\" treatment, machine gantry-1, proton"), std::string::npos)
-      << text;
-  EXPECT_NE(text.find("2 layers, 7 spots, 5.6e+06 NP, 200.5-250.12 MeV/u"), std::string::npos)
-      << text;
-  EXPECT_NE(text.find("total (treatment beams): 2 beams, 3 layers, 9 spots, 5.56e+07 NP"),
-            std::string::npos)
-      << text;
+  EXPECT_NE(text.find("beam 3 \"Field 3\" treatment, machine gantry-1, proton"), std::string::npos) << text;
+  EXPECT_NE(text.find("2 layers, 7 spots, 5.6e+06 NP, 200.5-250.12 MeV/u"), std::string::npos) << text;
+  EXPECT_NE(text.find("total (treatment beams): 2 beams, 3 layers, 9 spots, 5.56e+07 NP"), std::string::npos) << text;
 }
 
 }  // namespace

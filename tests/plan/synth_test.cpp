@@ -31,8 +31,7 @@ TEST(RangeEnergy, BraggKleemanNumbers) {
   EXPECT_DOUBLE_EQ(rangeInWaterMm(kNeon, MeVPerNucleon(300.0)), p * 20.0 / 100.0);
   // Carbon at 430 MeV/u reaches about 30 cm; the inverse is exact.
   EXPECT_NEAR(rangeInWaterMm(kCarbon, MeVPerNucleon(430.0)), 330.0, 10.0);
-  EXPECT_NEAR(energyForRangeMm(kCarbon, rangeInWaterMm(kCarbon, MeVPerNucleon(250.0))).value(),
-              250.0, 1e-9);
+  EXPECT_NEAR(energyForRangeMm(kCarbon, rangeInWaterMm(kCarbon, MeVPerNucleon(250.0))).value(), 250.0, 1e-9);
 }
 
 TEST(Synth, SameOptionsGiveByteIdenticalJson) {
@@ -124,8 +123,7 @@ TEST(Synth, SpotsOnACentredSerpentineGrid) {
   EXPECT_EQ(s.back().x.value(), 30.0);  // 21 rows: the last one runs forwards
   EXPECT_EQ(s.back().y.value(), 30.0);
   for (std::size_t i = 1; i < s.size(); ++i) {
-    const double step = std::abs(s[i].x.value() - s[i - 1].x.value()) +
-                        std::abs(s[i].y.value() - s[i - 1].y.value());
+    const double step = std::abs(s[i].x.value() - s[i - 1].x.value()) + std::abs(s[i].y.value() - s[i - 1].y.value());
     EXPECT_DOUBLE_EQ(step, 3.0) << i;  // neighbours only: no jumps across the field
   }
 }
@@ -190,8 +188,7 @@ TEST(Synth, EveryIonGivesADeliverablePlan) {
       const Plan p = synthesizePlan(o, f);
       EXPECT_EQ(p.beams[0].radiation, ion == kProton ? Radiation::Proton : Radiation::Ion);
       const auto v = validatePlan(p, f);
-      EXPECT_TRUE(v.empty()) << ionName(ion) << " " << toString(unit) << ": "
-                             << violationsJson(v).dump(2);
+      EXPECT_TRUE(v.empty()) << ionName(ion) << " " << toString(unit) << ": " << violationsJson(v).dump(2);
       auto parsed = parsePlanJson(writePlanJson(p), "synth.json");
       ASSERT_TRUE(parsed.ok()) << parsed.error().message;
       EXPECT_EQ(parsed.value(), p);

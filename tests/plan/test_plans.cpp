@@ -29,13 +29,10 @@ Plan validMixedPlan() {
   carbon.couchAngle = Degrees(10.0);
   carbon.isocentreMm = {1.5, -2.25, 100.0};
   carbon.layers = {
-      Layer{MeVPerNucleon(250.12),
-            1,
-            {spot(-3.0, -3.0, 1.0e6), spot(0.0, -3.0, 1.1e6), spot(3.0, -3.0, 0.9e6)}},
+      Layer{MeVPerNucleon(250.12), 1, {spot(-3.0, -3.0, 1.0e6), spot(0.0, -3.0, 1.1e6), spot(3.0, -3.0, 0.9e6)}},
       Layer{MeVPerNucleon(200.5),
             1,
-            {spot(-3.0, 0.0, 5.0e5), spot(0.0, 0.0, 6.0e5), spot(3.0, 0.0, 7.0e5),
-             spot(3.0, 3.0, 8.0e5)}},
+            {spot(-3.0, 0.0, 5.0e5), spot(0.0, 0.0, 6.0e5), spot(3.0, 0.0, 7.0e5), spot(3.0, 3.0, 8.0e5)}},
   };
 
   Beam setup;
@@ -56,8 +53,7 @@ Plan validMixedPlan() {
   proton.radiation = Radiation::Proton;
   proton.ion = kProton;
   proton.gantryAngle = Degrees(270.0);
-  proton.layers = {
-      Layer{MeVPerNucleon(120.0), 2, {spot(10.0, 10.0, 2.0e7), spot(12.0, 10.0, 3.0e7)}}};
+  proton.layers = {Layer{MeVPerNucleon(120.0), 2, {spot(10.0, 10.0, 2.0e7), spot(12.0, 10.0, 3.0e7)}}};
 
   p.beams = {carbon, setup, proton};
   return p;
@@ -87,8 +83,7 @@ Plan awkwardPlan() {
   b.layers = {
       Layer{MeVPerNucleon(100.0 + 1.0 / 3.0),
             7,
-            {spot(-99.999, 0.1 + 0.2, 0.001), spot(1e-7, -1e-7, 123.456789012345678),
-             spot(-0.0, 0.0, 0.0)}},
+            {spot(-99.999, 0.1 + 0.2, 0.001), spot(1e-7, -1e-7, 123.456789012345678), spot(-0.0, 0.0, 0.0)}},
       Layer{MeVPerNucleon(430.0), 1, {}},
   };
   p.beams = {b};

@@ -21,8 +21,8 @@ Spot& spotAt(Plan& p, std::size_t b, std::size_t l, std::size_t s) {
 }
 
 // The plan has exactly one violation, and it is this one.
-void expectOnly(const Plan& plan, std::string_view rule, const std::string& path, double value,
-                double limit, const std::string& messagePart, const Facility& f = facility()) {
+void expectOnly(const Plan& plan, std::string_view rule, const std::string& path, double value, double limit,
+                const std::string& messagePart, const Facility& f = facility()) {
   const std::vector<Violation> v = validatePlan(plan, f);
   ASSERT_EQ(v.size(), 1u) << (v.empty() ? std::string("none") : violationsJson(v).dump(2));
   EXPECT_EQ(v[0].rule, rule);
@@ -135,11 +135,10 @@ TEST(Validate, MetersetLimitsInMonitorUnits) {
 TEST(Validate, MetersetNotFinite) {
   Plan p = testing::validMixedPlan();
   spotAt(p, 0, 1, 1).meterset = kNaN;
-  expectOnly(p, rules::kMetersetNotFinite, "beams[0].layers[1].spots[1][2]", kNaN, kNaN,
-             "not a finite number");
+  expectOnly(p, rules::kMetersetNotFinite, "beams[0].layers[1].spots[1][2]", kNaN, kNaN, "not a finite number");
   spotAt(p, 0, 1, 1).meterset = std::numeric_limits<double>::infinity();
-  expectOnly(p, rules::kMetersetNotFinite, "beams[0].layers[1].spots[1][2]",
-             std::numeric_limits<double>::infinity(), kNaN, "inf");
+  expectOnly(p, rules::kMetersetNotFinite, "beams[0].layers[1].spots[1][2]", std::numeric_limits<double>::infinity(),
+             kNaN, "inf");
 }
 
 TEST(Validate, UnknownMachine) {
@@ -171,8 +170,7 @@ TEST(Validate, IonNotInRoom) {
   for (Layer& l : p.beams[0].layers) {
     for (Spot& s : l.spots) s.meterset = 1e6;
   }
-  expectOnly(p, rules::kIonNotInRoom, "beams[0].ion", 2.0, kNaN,
-             "room gantry-2 cannot receive helium", f);
+  expectOnly(p, rules::kIonNotInRoom, "beams[0].ion", 2.0, kNaN, "room gantry-2 cannot receive helium", f);
 }
 
 TEST(Validate, GantryAngleInTheFixedRoom) {
@@ -212,8 +210,7 @@ TEST(Validate, EmptyLayerAndEmptyBeam) {
   expectOnly(p, rules::kEmptyLayer, "beams[0].layers[1].spots", 0.0, 1.0, "layer has no spots");
   p = testing::validMixedPlan();
   p.beams[2].layers.clear();
-  expectOnly(p, rules::kEmptyBeam, "beams[2].layers", 0.0, 1.0,
-             "a treatment beam without energy layers");
+  expectOnly(p, rules::kEmptyBeam, "beams[2].layers", 0.0, 1.0, "a treatment beam without energy layers");
 }
 
 TEST(Validate, NoTreatmentBeam) {
@@ -321,9 +318,9 @@ TEST(Facility, BuiltInNumbers) {
     IonSpecies ion;
     double eMin, eMax, minParticles;
   };
-  for (const Expect& e : {Expect{kCarbon, 85, 430, 5000}, Expect{kHelium, 50, 220, 15000},
-                          Expect{kOxygen, 100, 430, 4000}, Expect{kNeon, 120, 430, 3000},
-                          Expect{kProton, 48, 221, 100000}}) {
+  for (const Expect& e :
+       {Expect{kCarbon, 85, 430, 5000}, Expect{kHelium, 50, 220, 15000}, Expect{kOxygen, 100, 430, 4000},
+        Expect{kNeon, 120, 430, 3000}, Expect{kProton, 48, 221, 100000}}) {
     const IonModel* m = f.ion(e.ion);
     ASSERT_NE(m, nullptr) << ionName(e.ion);
     EXPECT_DOUBLE_EQ(m->energy.min.value(), e.eMin);

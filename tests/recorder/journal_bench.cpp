@@ -22,8 +22,8 @@ using spotline::recorder::JournalWriter;
 void appendAndCommit(benchmark::State& state) {
   const auto group = static_cast<std::size_t>(state.range(0));
   std::random_device rd;
-  const fs::path dir = fs::temp_directory_path() /
-                       ("spotline-journal-bench-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("spotline-journal-bench-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
   JournalOptions options;
   options.dir = dir;
   options.sync = true;

@@ -25,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::byte>;
 
-constexpr std::size_t kHeaderBytes = 84;    // per recorder/README.md
+constexpr std::size_t kHeaderBytes = 84;  // per recorder/README.md
 constexpr std::size_t kRecordOverhead = 48;
 
 // A unique directory under the system temp dir, removed with everything in it at scope end.
@@ -34,9 +34,8 @@ class TempDir {
   TempDir() {
     static std::atomic<int> counter{0};
     std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("spotline-recorder-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-             std::to_string(rd()));
+    path_ = fs::temp_directory_path() / ("spotline-recorder-test-" + std::to_string(::getpid()) + "-" +
+                                         std::to_string(counter++) + "-" + std::to_string(rd()));
     fs::create_directories(path_);
   }
   ~TempDir() {
@@ -138,7 +137,9 @@ std::vector<JournalRecord> readAll(const fs::path& dir) {
   return records;
 }
 
-std::uint64_t recordBytes(const JournalRecord& record) { return kRecordOverhead + record.payload.size(); }
+std::uint64_t recordBytes(const JournalRecord& record) {
+  return kRecordOverhead + record.payload.size();
+}
 
 std::size_t countSegments(const fs::path& dir) {
   std::size_t n = 0;
@@ -327,8 +328,8 @@ TEST(Journal, RecordLargerThanASegmentGoesInAlone) {
   EXPECT_EQ(records[1].payload, big);
   std::vector<std::string> segments;
   for (const auto& r : records) segments.push_back(r.segment);
-  EXPECT_EQ(segments, (std::vector<std::string>{segmentName(1), segmentName(2), segmentName(3), segmentName(4),
-                                                 segmentName(5)}));
+  EXPECT_EQ(segments,
+            (std::vector<std::string>{segmentName(1), segmentName(2), segmentName(3), segmentName(4), segmentName(5)}));
   EXPECT_TRUE(verifyJournal(dir.path()).ok);
 }
 

@@ -28,9 +28,9 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, EveryCommandHasHelp) {
-  for (const char* cmd : {"", "demo", "plan", "plan show", "plan validate", "plan synth", "deliver", "journal",
-                          "journal verify", "facility", "facility up", "facility status", "facility down", "bench",
-                          "bench pipeline"}) {
+  for (const char* cmd :
+       {"", "demo", "plan", "plan show", "plan validate", "plan synth", "deliver", "journal", "journal verify",
+        "facility", "facility up", "facility status", "facility down", "bench", "bench pipeline"}) {
     auto r = run(spotline() + " " + cmd + " --help");
     EXPECT_EQ(r.code, 0) << cmd << ": " << r.text();
     EXPECT_NE(r.text().find("Usage"), std::string::npos) << cmd;
@@ -72,8 +72,8 @@ TEST_F(CliTest, PlanShowAndValidateJson) {
   auto show = run(spotline() + " plan show " + small() + " --json");
   ASSERT_EQ(show.code, 0) << show.text();
   auto j = nlohmann::json::parse(show.out);
-  for (const char* key : {"plan_uid", "patient_id", "label", "approval", "meterset_unit", "layers", "spots",
-                          "meterset", "content_hash", "beams"}) {
+  for (const char* key : {"plan_uid", "patient_id", "label", "approval", "meterset_unit", "layers", "spots", "meterset",
+                          "content_hash", "beams"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["spots"].get<int>(), 216);
@@ -84,8 +84,9 @@ TEST_F(CliTest, PlanShowAndValidateJson) {
 
 TEST_F(CliTest, SynthReproducesTheCommittedExample) {
   auto out = dir_ / "small.json";
-  auto r = run(spotline() + " plan synth --ion carbon --size 20 --depth 60 --spacing 4 --seed 3 --machine FIXED1 "
-                            "--gantry 90 --out " +
+  auto r = run(spotline() +
+               " plan synth --ion carbon --size 20 --depth 60 --spacing 4 --seed 3 --machine FIXED1 "
+               "--gantry 90 --out " +
                quote(out));
   ASSERT_EQ(r.code, 0) << r.text();
   std::ifstream a(out), b(small());

@@ -18,7 +18,9 @@ struct Run {
   std::string text() const { return out + err; }
 };
 
-inline std::string bin(const std::string& name) { return std::string(SPOTLINE_BIN_DIR) + "/" + name; }
+inline std::string bin(const std::string& name) {
+  return std::string(SPOTLINE_BIN_DIR) + "/" + name;
+}
 
 inline Run run(const std::string& command) {
   Run r;
@@ -40,6 +42,8 @@ inline Run run(const std::string& command) {
   return r;
 }
 
-inline std::string quote(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+inline std::string quote(const std::filesystem::path& p) {
+  return "'" + p.string() + "'";
+}
 
 }  // namespace spotline::systemtest

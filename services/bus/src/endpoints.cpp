@@ -111,6 +111,8 @@ std::vector<int> freeTcpPorts(std::size_t count) {
   return ports;
 }
 
-int freeTcpPort() { return freeTcpPorts(1).front(); }
+int freeTcpPort() {
+  return freeTcpPorts(1).front();
+}
 
 }  // namespace spotline::bus

@@ -71,7 +71,9 @@ void FakeNetwork::disconnect(const std::string& address) {
   }
 }
 
-void FakeNetwork::reconnect(const std::string& address) { channels_.at(address).connected = true; }
+void FakeNetwork::reconnect(const std::string& address) {
+  channels_.at(address).connected = true;
+}
 
 bool FakeNetwork::transmit(Channel& ch, bool toServer, const PeerId& peer, std::span<const std::byte> frame) {
   if (!ch.connected) return false;
@@ -90,15 +92,18 @@ bool FakeNetwork::transmit(Channel& ch, bool toServer, const PeerId& peer, std::
   }
   bool holdBack = u(rng_) < faults.reorder;
   for (int i = 0; i < copies; ++i) {
-    // Frames held back earlier are overtaken by this one: they now go after it.
+    // Frames held back earlier are overtaken by this one: they now go after it (in time too, as
+    // take() orders by due time first).
     std::uint64_t order = order_++;
+    auto due = clock_.now() + faults.delay;
     for (auto& f : queue) {
       if (f.heldBack) {
         f.heldBack = false;
         f.order = order_++;
+        f.due = std::max(f.due, due);
       }
     }
-    InFlight f{clock_.now() + faults.delay, order, peer, Frame(frame.begin(), frame.end()), false};
+    InFlight f{due, order, peer, Frame(frame.begin(), frame.end()), false};
     if (holdBack && i == 0) {
       ++counters_.reordered;
       f.heldBack = true;

@@ -2,7 +2,9 @@
 
 namespace spotline::bus {
 
-void HeartbeatTracker::heard(const std::string& service, bool ready) { seen_[service] = Seen{clock_.now(), ready}; }
+void HeartbeatTracker::heard(const std::string& service, bool ready) {
+  seen_[service] = Seen{clock_.now(), ready};
+}
 
 bool HeartbeatTracker::alive(const std::string& service, WallClock::Duration maxAge) const {
   auto it = seen_.find(service);

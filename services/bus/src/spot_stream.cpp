@@ -5,7 +5,9 @@
 namespace spotline::bus {
 
 namespace {
-std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
+std::string text(capnp::Text::Reader t) {
+  return std::string(t.cStr(), t.size());
+}
 }  // namespace
 
 SpotStreamSender::SpotStreamSender(Link& link, const WallClock& clock, StreamConfig config)

@@ -65,7 +65,9 @@ ZmqRouter::ZmqRouter(zmq::context_t& ctx, const std::string& endpoint) : socket_
   socket_.bind(endpoint);
 }
 
-std::string ZmqRouter::boundEndpoint() const { return socket_.get(zmq::sockopt::last_endpoint); }
+std::string ZmqRouter::boundEndpoint() const {
+  return socket_.get(zmq::sockopt::last_endpoint);
+}
 
 bool ZmqRouter::send(const PeerId& peer, std::span<const std::byte> frame) {
   try {
@@ -106,7 +108,9 @@ Subscriber::Subscriber(zmq::context_t& ctx, const std::string& proxyXpub) : sock
   socket_.connect(proxyXpub);
 }
 
-void Subscriber::subscribe(std::string_view prefix) { socket_.set(zmq::sockopt::subscribe, prefix); }
+void Subscriber::subscribe(std::string_view prefix) {
+  socket_.set(zmq::sockopt::subscribe, prefix);
+}
 
 std::optional<Event> Subscriber::receive() {
   bool more = false;
@@ -167,7 +171,8 @@ Result<Reply, RequestError> RequestClient::call(std::chrono::milliseconds timeou
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() < 0) return fail(RequestError::Timeout, "no reply within " + std::to_string(timeout.count()) + " ms");
+    if (left.count() < 0)
+      return fail(RequestError::Timeout, "no reply within " + std::to_string(timeout.count()) + " ms");
     if (!pollReadable({&dealer_.socket()}, left)) continue;
     while (auto got = dealer_.receive()) {
       Reply reply{std::move(*got), nullptr};

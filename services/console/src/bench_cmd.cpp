@@ -59,7 +59,9 @@ BenchResult drive(zmq::context_t& zmq, const std::string& rvStream, const std::s
   auto t0 = clock.now();
   while (acked < n) {
     while (next <= n && sender.hasCredit()) {
-      auto s = enc.start({.source = "delivery", .sequence = next, .simTimeNs = static_cast<std::int64_t>(next) * 1000,
+      auto s = enc.start({.source = "delivery",
+                          .sequence = next,
+                          .simTimeNs = static_cast<std::int64_t>(next) * 1000,
                           .wallTimeNs = unixNanosNow()})
                    .initSpotDelivered();
       s.setFractionId(fraction);
@@ -96,7 +98,9 @@ BenchResult drive(zmq::context_t& zmq, const std::string& rvStream, const std::s
   r.seconds = std::chrono::duration<double>(clock.now() - t0).count();
   r.spotsPerS = static_cast<double>(n) / r.seconds;
   std::sort(latencies.begin(), latencies.end());
-  auto pct = [&](double p) { return latencies[std::min(latencies.size() - 1, static_cast<std::size_t>(p * latencies.size()))]; };
+  auto pct = [&](double p) {
+    return latencies[std::min(latencies.size() - 1, static_cast<std::size_t>(p * latencies.size()))];
+  };
   r.p50ms = pct(0.50);
   r.p99ms = pct(0.99);
   r.maxMs = latencies.back();
@@ -110,7 +114,8 @@ BenchResult embedded(const BenchArgs& a, const fs::path& scratch) {
   bus::EventProxy proxy(zmq, endpoints.busXsub, endpoints.busXpub);
   auto log = monitoring::makeLogger("rv", monitoring::LogOptions{.file = scratch / "embedded.log"});
   runtime::ServiceContext ctx{zmq, endpoints, clock, log, std::make_shared<prometheus::Registry>()};
-  auto rv = runtime::RvService::open(ctx, plan::builtInFacility(), runtime::RvOptions{.journalDir = scratch / "embedded-journal"});
+  auto rv = runtime::RvService::open(ctx, plan::builtInFacility(),
+                                     runtime::RvOptions{.journalDir = scratch / "embedded-journal"});
   if (!rv) throw std::runtime_error("bench journal: " + rv.error().message);
   std::shared_ptr<runtime::RvService> service(std::move(rv).value());
   std::jthread thread([service](std::stop_token stop) { service->run(stop); });
@@ -129,8 +134,8 @@ BenchResult multiprocess(const BenchArgs& a, const fs::path& scratch) {
   auto endpointsArg = file.string();
   pid_t pid = ::fork();
   if (pid == 0) {
-    const char* argv[] = {exe.c_str(), "--endpoints", endpointsArg.c_str(), "--journal", journal.c_str(),
-                          "--log", logFile.c_str(), "--metrics-port", "0", nullptr};
+    const char* argv[] = {exe.c_str(), "--endpoints",   endpointsArg.c_str(), "--journal", journal.c_str(),
+                          "--log",     logFile.c_str(), "--metrics-port",     "0",         nullptr};
     ::execv(exe.c_str(), const_cast<char* const*>(argv));
     std::_Exit(127);
   }
@@ -149,8 +154,8 @@ BenchResult multiprocess(const BenchArgs& a, const fs::path& scratch) {
 }
 
 nlohmann::json toJson(const BenchResult& r) {
-  return {{"spots", r.spots}, {"seconds", r.seconds}, {"spots_per_s", r.spotsPerS},
-          {"p50_ms", r.p50ms}, {"p99_ms", r.p99ms}, {"max_ms", r.maxMs}};
+  return {{"spots", r.spots},  {"seconds", r.seconds}, {"spots_per_s", r.spotsPerS},
+          {"p50_ms", r.p50ms}, {"p99_ms", r.p99ms},    {"max_ms", r.maxMs}};
 }
 
 int pipeline(const BenchArgs& a) {

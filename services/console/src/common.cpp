@@ -18,7 +18,9 @@ std::filesystem::path examplesDir() {
   return std::filesystem::path(SPOTLINE_SOURCE_DIR) / "examples" / "plans";
 }
 
-void printJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+void printJson(const nlohmann::json& j) {
+  std::cout << j.dump(2) << std::endl;
+}
 
 int complain(const std::string& command, const std::string& message, int code) {
   std::cerr << command << ": " << message << std::endl;

@@ -45,8 +45,10 @@ int deliver(DeliverArgs a) {
   std::shared_ptr<spdlog::logger> log;
   if (a.facility.empty()) {
     std::filesystem::path journal(a.journal);
-    auto logFile = (journal.has_parent_path() ? journal.parent_path() : std::filesystem::path(".")) / "logs" / "spotline.log";
-    log = monitoring::makeLogger("spotline", monitoring::LogOptions{.file = logFile, .consoleLevel = spdlog::level::err});
+    auto logFile =
+        (journal.has_parent_path() ? journal.parent_path() : std::filesystem::path(".")) / "logs" / "spotline.log";
+    log =
+        monitoring::makeLogger("spotline", monitoring::LogOptions{.file = logFile, .consoleLevel = spdlog::level::err});
     auto started = runtime::EmbeddedFacility::start(zmq, log, clock, runtime::EmbeddedOptions{.journalDir = journal});
     if (!started) {
       return complain("spotline deliver", "--journal " + a.journal + ": " + started.error().message, kExitIntegrity);
@@ -80,10 +82,13 @@ void addDeliverCommand(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("deliver", "Deliver one fraction of a plan in a room (embedded unless --facility)");
   cmd->add_option("PLAN", args->job.planFile, "plan file (Spotline JSON)")->required();
   cmd->add_option("--room", args->job.room, "gantry-1, gantry-2 or fixed-1")->required();
-  cmd->add_option("--fraction", args->job.fraction, "fraction number")->capture_default_str()->check(CLI::Range(1, 999));
+  cmd->add_option("--fraction", args->job.fraction, "fraction number")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 999));
   cmd->add_option("--journal", args->journal, "journal directory (embedded)")->capture_default_str();
   cmd->add_option("--seed", args->job.seed, "seed of the machine model")->capture_default_str();
-  cmd->add_option("--facility", args->facility, "directory of a running multi-process facility ('spotline facility up')");
+  cmd->add_option("--facility", args->facility,
+                  "directory of a running multi-process facility ('spotline facility up')");
   cmd->add_flag("--json", args->json, "print the fraction report as JSON");
   cmd->callback([&action, args] { action = [args] { return deliver(*args); }; });
 }

@@ -35,7 +35,8 @@ int demo(const DemoArgs& a) {
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&now));
   fs::path run = fs::path(a.out) / ("run-" + std::string(stamp) + "-" + std::to_string(::getpid()));
   fs::create_directories(run);
-  auto log = monitoring::makeLogger("spotline", monitoring::LogOptions{.file = run / "spotline.log", .consoleLevel = spdlog::level::err});
+  auto log = monitoring::makeLogger(
+      "spotline", monitoring::LogOptions{.file = run / "spotline.log", .consoleLevel = spdlog::level::err});
   if (!a.json) {
     std::cout << "Spotline demo: embedded facility (plan, delivery, dose, qa, rv over inproc://), journal "
               << (run / "journal").string() << "\n";
@@ -50,7 +51,8 @@ int demo(const DemoArgs& a) {
   std::vector<JobOutcome> outcomes;
   auto t0 = clock.now();
   {
-    auto started = runtime::EmbeddedFacility::start(zmq, log, clock, runtime::EmbeddedOptions{.journalDir = run / "journal"});
+    auto started =
+        runtime::EmbeddedFacility::start(zmq, log, clock, runtime::EmbeddedOptions{.journalDir = run / "journal"});
     if (!started) return complain("spotline demo", started.error().message, kExitIntegrity);
     runtime::ConsoleClient client(zmq, started.value()->endpoints(), clock);
     auto ready = client.waitForFacility(std::chrono::seconds(15));
@@ -64,16 +66,18 @@ int demo(const DemoArgs& a) {
 
   nlohmann::json fractions = nlohmann::json::array();
   for (const auto& o : outcomes) fractions.push_back(outcomeJson(o));
-  nlohmann::json summary{{"run_dir", run.string()},
-                         {"fractions", fractions},
-                         {"journal", {{"ok", verify.ok}, {"records", verify.records}, {"segments", verify.segments},
-                                      {"message", verify.message}}},
-                         {"wall_seconds", wall}};
+  nlohmann::json summary{
+      {"run_dir", run.string()},
+      {"fractions", fractions},
+      {"journal",
+       {{"ok", verify.ok}, {"records", verify.records}, {"segments", verify.segments}, {"message", verify.message}}},
+      {"wall_seconds", wall}};
   if (a.json) {
     printJson(summary);
     return code;
   }
-  std::cout << "\nroom      fraction          status      spots delivered/recorded/planned   meterset delivered/planned   simulated\n";
+  std::cout << "\nroom      fraction          status      spots delivered/recorded/planned   meterset "
+               "delivered/planned   simulated\n";
   for (const auto& o : outcomes) {
     const auto& r = o.report;
     std::printf("%-9s %-17s %-11s %8u / %8u / %8u   %12.4g / %-12.4g %-3s %7.1f s\n", r.room.c_str(),

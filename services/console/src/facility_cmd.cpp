@@ -35,9 +35,13 @@ struct FacilityArgs {
 };
 
 volatile std::sig_atomic_t supervisorStop = 0;
-void onStop(int) { supervisorStop = 1; }
+void onStop(int) {
+  supervisorStop = 1;
+}
 
-fs::path pidFile(const fs::path& dir, const std::string& name) { return dir / "pids" / (name + ".pid"); }
+fs::path pidFile(const fs::path& dir, const std::string& name) {
+  return dir / "pids" / (name + ".pid");
+}
 
 int readPid(const fs::path& file) {
   std::ifstream in(file);
@@ -164,11 +168,12 @@ int supervise(const FacilityArgs& a) {
       if (alivePid(dir, name) != 0) continue;
       if (supervisorStop != 0) break;
       int previous = readPid(pidFile(dir, name));
-      int pid = spawn(executableDir() / processName(name), serviceArgs(dir, name), dir / "logs" / (name + ".out"), false);
+      int pid =
+          spawn(executableDir() / processName(name), serviceArgs(dir, name), dir / "logs" / (name + ".out"), false);
       children[name] = pid;
       writePid(pidFile(dir, name), pid);
-      log(out, (starts[name]++ == 0 && previous == 0 ? "started " : "restarted ") + name + " pid=" + std::to_string(pid) +
-                   (previous ? " (previous pid " + std::to_string(previous) + " is gone)" : ""));
+      log(out, (starts[name]++ == 0 && previous == 0 ? "started " : "restarted ") + name + " pid=" +
+                   std::to_string(pid) + (previous ? " (previous pid " + std::to_string(previous) + " is gone)" : ""));
       // Give a service that dies at once a moment, so a crash loop does not spin.
       std::this_thread::sleep_for(std::chrono::milliseconds(starts[name] > 3 ? 500 : 20));
     }
@@ -213,9 +218,12 @@ nlohmann::json statusJson(const fs::path& dir) {
 }
 
 void printStatus(const nlohmann::json& s) {
-  std::cout << "facility " << s["dir"].get<std::string>() << ": " << (s["running"].get<bool>() ? "running" : "not running")
+  std::cout << "facility " << s["dir"].get<std::string>() << ": "
+            << (s["running"].get<bool>() ? "running" : "not running") << "\n";
+  std::cout << "  supervisor  "
+            << (s["supervisor"]["running"].get<bool>() ? "pid " + std::to_string(s["supervisor"]["pid"].get<int>())
+                                                       : "stopped")
             << "\n";
-  std::cout << "  supervisor  " << (s["supervisor"]["running"].get<bool>() ? "pid " + std::to_string(s["supervisor"]["pid"].get<int>()) : "stopped") << "\n";
   for (const auto& [name, v] : s["services"].items()) {
     std::cout << "  " << name << std::string(12 - name.size(), ' ')
               << (v["running"].get<bool>() ? "pid " + std::to_string(v["pid"].get<int>()) : "stopped") << "\n";
@@ -229,8 +237,8 @@ int up(const FacilityArgs& a) {
   std::map<std::string, int> before;
   for (const auto& name : bus::serviceNames()) before[name] = alivePid(dir, name);
   if (alivePid(dir, "supervisor") == 0) {
-    spawn(executableDir() / "spotline", {"facility", "supervise", "--dir", dir.string()}, dir / "logs" / "supervisor.out",
-          true);
+    spawn(executableDir() / "spotline", {"facility", "supervise", "--dir", dir.string()},
+          dir / "logs" / "supervisor.out", true);
   }
   auto endpoints = bus::readEndpoints(dir / "endpoints.json");
   if (!endpoints) return complain("spotline facility up", endpoints.error().message, kExitBadInput);
@@ -281,7 +289,8 @@ int down(const FacilityArgs& a) {
     int pid = alivePid(dir, name);
     if (pid != 0) {
       ::kill(pid, SIGTERM);
-      for (int i = 0; i < 100 && alive(pid, processName(name)); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      for (int i = 0; i < 100 && alive(pid, processName(name)); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
       if (alive(pid, processName(name))) ::kill(pid, SIGKILL);
     }
     fs::remove(pidFile(dir, name));
@@ -299,7 +308,8 @@ int down(const FacilityArgs& a) {
 
 void addFacilityCommands(CLI::App& app, Action& action) {
   auto args = std::make_shared<FacilityArgs>();
-  auto* facility = app.add_subcommand("facility", "Run the multi-process facility: one process per service on 127.0.0.1");
+  auto* facility =
+      app.add_subcommand("facility", "Run the multi-process facility: one process per service on 127.0.0.1");
   facility->require_subcommand(1);
   auto* upCmd = facility->add_subcommand("up", "Start the facility (only what is missing) and wait until it is ready");
   auto* statusCmd = facility->add_subcommand("status", "Show each service's process");
@@ -310,7 +320,8 @@ void addFacilityCommands(CLI::App& app, Action& action) {
     c->add_option("--dir", args->dir, "facility directory (endpoints.json, pids/, logs/, journal/)")->required();
   }
   for (auto* c : {upCmd, statusCmd, downCmd}) c->add_flag("--json", args->json, "machine-readable output");
-  upCmd->add_option("--ready-timeout", args->readySeconds, "seconds to wait for every service to be ready")->capture_default_str();
+  upCmd->add_option("--ready-timeout", args->readySeconds, "seconds to wait for every service to be ready")
+      ->capture_default_str();
   upCmd->callback([&action, args] { action = [args] { return up(*args); }; });
   statusCmd->callback([&action, args] { action = [args] { return status(*args); }; });
   downCmd->callback([&action, args] { action = [args] { return down(*args); }; });

@@ -20,8 +20,8 @@ int verify(const JournalArgs& a) {
   }
   auto r = recorder::verifyJournal(a.dir);
   if (a.json) {
-    nlohmann::json j{{"ok", r.ok}, {"records", r.records}, {"segments", r.segments}, {"bytes", r.bytes},
-                     {"last_hash", r.lastHash}};
+    nlohmann::json j{
+        {"ok", r.ok}, {"records", r.records}, {"segments", r.segments}, {"bytes", r.bytes}, {"last_hash", r.lastHash}};
     if (!r.ok) {
       j["damage"] = std::string(recorder::toString(r.damage));
       j["segment"] = r.segment;

@@ -52,16 +52,20 @@ int validate(const PlanArgs& a) {
   } else if (violations.empty()) {
     std::cout << a.file << ": valid\n";
   } else {
-    for (const auto& v : violations) std::cout << a.file << ": " << v.path << ": " << v.rule << ": " << v.message << "\n";
+    for (const auto& v : violations)
+      std::cout << a.file << ": " << v.path << ": " << v.rule << ": " << v.message << "\n";
   }
   return violations.empty() ? kExitOk : kExitBadInput;
 }
 
 int synth(PlanArgs a) {
   auto ion = plan::ionFromName(a.ion);
-  if (!ion) return complain("spotline plan synth", "--ion: unknown ion '" + a.ion + "' (proton, helium, carbon, oxygen, neon)", kExitBadInput);
+  if (!ion)
+    return complain("spotline plan synth", "--ion: unknown ion '" + a.ion + "' (proton, helium, carbon, oxygen, neon)",
+                    kExitBadInput);
   a.synth.ion = *ion;
-  if (a.unit != "NP" && a.unit != "MU") return complain("spotline plan synth", "--unit: must be NP or MU", kExitBadInput);
+  if (a.unit != "NP" && a.unit != "MU")
+    return complain("spotline plan synth", "--unit: must be NP or MU", kExitBadInput);
   a.synth.unit = a.unit == "MU" ? MetersetUnit::MU : MetersetUnit::NP;
   auto facility = plan::builtInFacility();
   if (auto problem = plan::checkSynthOptions(a.synth, facility)) {
@@ -94,7 +98,8 @@ void addPlanCommands(CLI::App& app, Action& action) {
   showCmd->add_flag("--json", args->json, "machine-readable output");
   showCmd->callback([&action, args] { action = [args] { return show(*args); }; });
 
-  auto* validateCmd = planCmd->add_subcommand("validate", "Check a plan against the facility model; lists every violation");
+  auto* validateCmd =
+      planCmd->add_subcommand("validate", "Check a plan against the facility model; lists every violation");
   validateCmd->add_option("FILE", args->file, "plan file (Spotline JSON)")->required();
   validateCmd->add_flag("--json", args->json, "print {valid, violations:[{path, rule, value, limit, message}]}");
   validateCmd->callback([&action, args] { action = [args] { return validate(*args); }; });

@@ -31,9 +31,9 @@ void drawProgress(const std::map<std::string, runtime::FractionReport>& reports)
   for (const auto& [id, r] : reports) {
     double pct = r.spotsPlanned ? 100.0 * r.spotsDelivered / r.spotsPlanned : 0.0;
     char buf[160];
-    std::snprintf(buf, sizeof buf, "  %s %5.1f%% layer %u/%u spots %u/%u%s", r.room.empty() ? id.c_str() : r.room.c_str(),
-                  pct, r.layersCompleted, r.layersPlanned, r.spotsDelivered, r.spotsPlanned,
-                  r.status.empty() ? "" : (" " + r.status).c_str());
+    std::snprintf(buf, sizeof buf, "  %s %5.1f%% layer %u/%u spots %u/%u%s",
+                  r.room.empty() ? id.c_str() : r.room.c_str(), pct, r.layersCompleted, r.layersPlanned,
+                  r.spotsDelivered, r.spotsPlanned, r.status.empty() ? "" : (" " + r.status).c_str());
     line += buf;
   }
   std::fprintf(stderr, "\r%s   ", line.c_str());
@@ -94,8 +94,13 @@ nlohmann::json outcomeJson(const JobOutcome& o) {
   const auto& r = o.report;
   nlohmann::json interlocks = nlohmann::json::array();
   for (const auto& i : r.interlocks) {
-    interlocks.push_back({{"reason", i.reason}, {"beam", i.beam}, {"layer", i.layer}, {"spot", i.spot},
-                          {"value", i.value}, {"limit", i.limit}, {"detail", i.detail}});
+    interlocks.push_back({{"reason", i.reason},
+                          {"beam", i.beam},
+                          {"layer", i.layer},
+                          {"spot", i.spot},
+                          {"value", i.value},
+                          {"limit", i.limit},
+                          {"detail", i.detail}});
   }
   nlohmann::json j{{"fraction_id", r.fractionId},
                    {"status", r.status},

@@ -23,7 +23,7 @@ struct JobOutcome {
   runtime::FractionReport report;
   std::string contentHash;
   std::vector<plan::Violation> violations;  // the plan service refused the plan
-  std::string error;                         // anything else that stopped the job
+  std::string error;                        // anything else that stopped the job
   int exitCode = kExitOk;
 };
 

@@ -35,8 +35,8 @@ Result<bool, ClientError> ConsoleClient::waitForFacility(std::chrono::millisecon
     if (heard_.firstMissing(all).empty()) return true;
   }
   auto missing = heard_.firstMissing(all);
-  return fail(ClientError::Timeout, "service '" + missing + "' did not report ready within " +
-                                        std::to_string(timeout.count()) + " ms");
+  return fail(ClientError::Timeout,
+              "service '" + missing + "' did not report ready within " + std::to_string(timeout.count()) + " ms");
 }
 
 LoadResult ConsoleClient::loadPlan(const plan::Plan& p) {
@@ -71,7 +71,8 @@ Result<std::string, ClientError> ConsoleClient::startFraction(const plan::Plan& 
   s.setPatientId(p.patient.value());
   auto reply = delivery_.call(std::chrono::milliseconds(20000));
   if (!reply) return fail(ClientError::Timeout, "delivery: " + reply.error().message);
-  if (!reply.value().body().isCommandReply()) return fail(ClientError::Protocol, "delivery answered with something else");
+  if (!reply.value().body().isCommandReply())
+    return fail(ClientError::Protocol, "delivery answered with something else");
   auto r = reply.value().body().getCommandReply();
   if (!r.getAccepted()) return fail(ClientError::Refused, bus::str(r.getReason()));
   return bus::str(r.getFractionId());
@@ -162,7 +163,8 @@ void ConsoleClient::queryRv(FractionReport& report) {
 }
 
 std::map<std::string, FractionReport> ConsoleClient::follow(const std::set<std::string>& fractionIds,
-                                                            const Progress& progress, std::chrono::milliseconds silence) {
+                                                            const Progress& progress,
+                                                            std::chrono::milliseconds silence) {
   std::map<std::string, FractionReport> reports;
   for (const auto& id : fractionIds) reports[id].fractionId = id;
   auto lastEvent = std::chrono::steady_clock::now();
@@ -191,8 +193,9 @@ std::map<std::string, FractionReport> ConsoleClient::follow(const std::set<std::
       for (auto& [id, r] : reports) {
         if (r.status.empty()) {
           r.status = "interrupted";
-          r.interlocks.push_back(InterlockRecord{"console-lost-contact", 0, 0, 0, 0, 0,
-                                                 "no delivery event within " + std::to_string(silence.count()) + " ms"});
+          r.interlocks.push_back(
+              InterlockRecord{"console-lost-contact", 0, 0, 0, 0, 0,
+                              "no delivery event within " + std::to_string(silence.count()) + " ms"});
         }
       }
     }

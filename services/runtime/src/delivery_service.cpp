@@ -14,7 +14,9 @@ prometheus::Counter& counter(prometheus::Registry& r, const std::string& name, c
   return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({{"service", "delivery"}});
 }
 
-std::int64_t simNs(SimDuration d) { return d.count(); }
+std::int64_t simNs(SimDuration d) {
+  return d.count();
+}
 
 wire::HoldReason fromFinding(delivery::InterlockReason r) {
   switch (r) {
@@ -122,7 +124,8 @@ void DeliveryService::run(std::stop_token stop) {
       if (f.state != State::Running) continue;
       auto missing = peers_.firstMissing(options_.criticalServices);
       if (!missing.empty()) {
-        interlock(f, wire::HoldReason::HEARTBEAT_LOST, 0.0, std::chrono::duration<double>(bus::kHeartbeatTimeout).count(),
+        interlock(f, wire::HoldReason::HEARTBEAT_LOST, 0.0,
+                  std::chrono::duration<double>(bus::kHeartbeatTimeout).count(),
                   missing + " has not been heard from within the heartbeat timeout");
       } else {
         step(f);
@@ -154,7 +157,8 @@ bool DeliveryService::step(Fraction& f) {
       if (!f.creditWaitSince) f.creditWaitSince = now;
       if (now - *f.creditWaitSince > options_.creditTimeout) {
         interlock(f, wire::HoldReason::CREDIT_WINDOW, static_cast<double>(sender_.unacknowledged()),
-                  static_cast<double>(options_.stream.window), "rv has not acknowledged spots within the credit timeout");
+                  static_cast<double>(options_.stream.window),
+                  "rv has not acknowledged spots within the credit timeout");
       }
       return false;
     }
@@ -288,8 +292,8 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
   auto hash = plan::contentHash(*plan);
   auto wanted = bus::str(cmd.getContentHash());
   if (hash != wanted) {
-    return "the plan held for UID " + planUid + " has content hash " + hash.substr(0, 16) +
-           "…, not the selected " + wanted.substr(0, 16) + "…";
+    return "the plan held for UID " + planUid + " has content hash " + hash.substr(0, 16) + "…, not the selected " +
+           wanted.substr(0, 16) + "…";
   }
   fractionId = "F" + std::to_string(cmd.getFractionNumber()) + "-" + hash.substr(0, 12);
   const plan::Beam* firstBeam = nullptr;
@@ -411,12 +415,13 @@ void DeliveryService::handleCommand(const bus::Inbound& in) {
       }
       break;
     }
-    default:
-      refusal = std::string("delivery does not answer ") + std::string(messages::bodyName(body.which()));
+    default: refusal = std::string("delivery does not answer ") + std::string(messages::bodyName(body.which()));
   }
-  auto r = replyEncoder_
-               .start({.source = "delivery", .correlationId = msg.envelope().getCorrelationId(), .wallTimeNs = unixNanosNow()})
-               .initCommandReply();
+  auto r =
+      replyEncoder_
+          .start(
+              {.source = "delivery", .correlationId = msg.envelope().getCorrelationId(), .wallTimeNs = unixNanosNow()})
+          .initCommandReply();
   r.setAccepted(refusal.empty());
   r.setFractionId(fractionId);
   r.setReason(refusal);

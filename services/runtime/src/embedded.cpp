@@ -54,7 +54,8 @@ Result<std::unique_ptr<EmbeddedFacility>, std::string> EmbeddedFacility::start(z
     f->launch("plan", std::make_unique<PlanService>(f->context("plan"), options.facility));
     f->launch("dose", std::make_unique<DoseService>(f->context("dose")));
     f->launch("qa", std::make_unique<QaService>(f->context("qa"), options.facility));
-    f->launch("delivery", std::make_unique<DeliveryService>(f->context("delivery"), options.facility, options.delivery));
+    f->launch("delivery",
+              std::make_unique<DeliveryService>(f->context("delivery"), options.facility, options.delivery));
     if (options.metrics) {
       for (auto& [name, registry] : f->registries_) {
         auto endpoint = std::make_unique<monitoring::MetricsEndpoint>(0);

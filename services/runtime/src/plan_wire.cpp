@@ -7,8 +7,12 @@ namespace spotline::runtime {
 using bus::str;
 using bus::text;
 
-wire::MetersetUnit toWire(MetersetUnit unit) { return unit == MetersetUnit::MU ? wire::MetersetUnit::MU : wire::MetersetUnit::NP; }
-MetersetUnit fromWire(wire::MetersetUnit unit) { return unit == wire::MetersetUnit::MU ? MetersetUnit::MU : MetersetUnit::NP; }
+wire::MetersetUnit toWire(MetersetUnit unit) {
+  return unit == MetersetUnit::MU ? wire::MetersetUnit::MU : wire::MetersetUnit::NP;
+}
+MetersetUnit fromWire(wire::MetersetUnit unit) {
+  return unit == wire::MetersetUnit::MU ? MetersetUnit::MU : MetersetUnit::NP;
+}
 
 namespace {
 wire::Approval toWire(plan::Approval a) {

@@ -25,7 +25,8 @@ std::vector<QaFinding> qaCheckSpot(wire::SpotDelivered::Reader s, const plan::Ro
   std::vector<QaFinding> out;
   double dx = std::abs(s.getXMeasuredMm() - s.getXPlannedMm());
   double dy = std::abs(s.getYMeasuredMm() - s.getYPlannedMm());
-  double dpos = std::max(dx, dy);
+  // std::max(dx, NaN) is dx: a NaN on the second axis must not hide behind a good first axis.
+  double dpos = std::isnan(dy) ? dy : std::max(dx, dy);
   if (!(dpos <= room.positionTolerance.value())) {
     out.push_back({wire::QaCheck::SPOT_POSITION, dpos, room.positionTolerance.value()});
   }

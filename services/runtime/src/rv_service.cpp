@@ -42,11 +42,12 @@ RvService::RvService(ServiceContext ctx, plan::Facility facility, RvOptions opti
       publisher_(ctx_.zmq, ctx_.endpoints.busXsub),
       subscriber_(ctx_.zmq, ctx_.endpoints.busXpub),
       planClient_(ctx_.zmq, ctx_.endpoints.planCommand, "rv"),
-      receiver_(stream_, "rv",
-                [this](std::string_view, std::uint64_t, std::span<const std::byte> frame, const messages::Decoded& msg) {
-                  journalFrame(frame, msg);
-                  if (msg.body().isSpotDelivered()) spots_.Increment();
-                }),
+      receiver_(
+          stream_, "rv",
+          [this](std::string_view, std::uint64_t, std::span<const std::byte> frame, const messages::Decoded& msg) {
+            journalFrame(frame, msg);
+            if (msg.body().isSpotDelivered()) spots_.Increment();
+          }),
       heartbeat_("rv", ctx_.clock),
       records_(counter(*ctx_.registry, "spotline_rv_records_total", "Records appended to the journal")),
       spots_(counter(*ctx_.registry, "spotline_rv_spots_total", "Spot events journaled")),
@@ -57,8 +58,8 @@ RvService::RvService(ServiceContext ctx, plan::Facility facility, RvOptions opti
                          .Name("spotline_rv_commit_seconds")
                          .Help("Duration of one group commit")
                          .Register(*ctx_.registry)
-                         .Add({{"service", "rv"}},
-                              prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05})),
+                         .Add({{"service", "rv"}}, prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.002,
+                                                                                           0.005, 0.01, 0.05})),
       durable_(prometheus::BuildGauge()
                    .Name("spotline_rv_durable_records")
                    .Help("Durable records in the journal")
@@ -84,7 +85,8 @@ Result<bool, recorder::JournalError> RvService::rebuildLedger() {
   }
   for (const auto& [fraction, entry] : ledger_.all()) receiver_.setExpected(fraction, entry.lastSequence + 1);
   durable_.Set(static_cast<double>(journal_->durableRecords()));
-  ctx_.log->info("journal opened dir={} records={} fractions={}", options_.journalDir.string(), n, ledger_.all().size());
+  ctx_.log->info("journal opened dir={} records={} fractions={}", options_.journalDir.string(), n,
+                 ledger_.all().size());
   return true;
 }
 
@@ -163,7 +165,8 @@ void RvService::handleCommand(const bus::Inbound& in) {
     // the room's next fraction) must not see this fraction as still in flight.
     if (commit()) receiver_.acknowledgeDurable();
     auto fraction = bus::str(body.getFractionQuery().getFractionId());
-    auto out = encoder_.start({.source = "rv", .correlationId = corr, .wallTimeNs = unixNanosNow()}).initFractionSummary();
+    auto out =
+        encoder_.start({.source = "rv", .correlationId = corr, .wallTimeNs = unixNanosNow()}).initFractionSummary();
     out.setFractionId(fraction);
     out.setJournalRecords(journal_->durableRecords());
     if (const auto* e = ledger_.find(fraction)) {

@@ -35,7 +35,5 @@ using SpotIndex = StrongId<struct SpotIndexTag, std::uint32_t>;
 
 template <typename Tag, typename Rep>
 struct std::hash<spotline::StrongId<Tag, Rep>> {
-  std::size_t operator()(const spotline::StrongId<Tag, Rep>& id) const noexcept {
-    return std::hash<Rep>{}(id.value());
-  }
+  std::size_t operator()(const spotline::StrongId<Tag, Rep>& id) const noexcept { return std::hash<Rep>{}(id.value()); }
 };

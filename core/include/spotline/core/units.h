@@ -36,7 +36,9 @@ using Degrees = Quantity<struct DegreesTag>;
 // PrimaryDosimeterUnit. The unit travels with the value so MU and NP never mix.
 enum class MetersetUnit : std::uint8_t { MU, NP };
 
-constexpr std::string_view toString(MetersetUnit unit) { return unit == MetersetUnit::MU ? "MU" : "NP"; }
+constexpr std::string_view toString(MetersetUnit unit) {
+  return unit == MetersetUnit::MU ? "MU" : "NP";
+}
 
 struct Meterset {
   double value = 0.0;
@@ -46,6 +48,8 @@ struct Meterset {
 // Simulated (physics) time. Wall time for liveness uses std::chrono::steady_clock durations.
 using SimDuration = std::chrono::nanoseconds;
 
-constexpr double toSeconds(SimDuration d) { return std::chrono::duration<double>(d).count(); }
+constexpr double toSeconds(SimDuration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 }  // namespace spotline

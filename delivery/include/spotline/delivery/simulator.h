@@ -27,9 +27,9 @@ namespace spotline::delivery {
 struct MachineParameters {
   SimDuration spillLength = std::chrono::seconds(4);
   SimDuration spillGap = std::chrono::milliseconds(1500);
-  double particlesPerSpill = 1e9;     // extractable particles per spill (carbon)
-  double intensity = 5e7;             // highest extraction intensity, particles per second
-  double particlesPerMu = 1.0e7;      // calibration used when the plan is in MU
+  double particlesPerSpill = 1e9;  // extractable particles per spill (carbon)
+  double intensity = 5e7;          // highest extraction intensity, particles per second
+  double particlesPerMu = 1.0e7;   // calibration used when the plan is in MU
   SimDuration beamOffReaction = std::chrono::microseconds(20);
   double scanSpeedMmPerS = 10'000.0;  // scanning magnets: 10 m/s at isocentre
   double positionNoiseMm = 0.15;      // sigma of the position monitor, per axis
@@ -39,12 +39,12 @@ struct MachineParameters {
   // Intensity is chosen per layer so that the beam-off overshoot (intensity x beamOffReaction) is
   // at most this fraction of the layer's smallest spot, but never below minIntensity.
   double maxOvershootFraction = 0.01;
-  double minIntensity = 1e6;          // particles per second; lowest intensity step
+  double minIntensity = 1e6;  // particles per second; lowest intensity step
 };
 
 // Where a fraction resumes: the first spot not yet delivered, counted over treatment beams only.
 struct ResumePoint {
-  std::uint32_t beamIndex = 0;   // index into plan.beams (setup beams are skipped)
+  std::uint32_t beamIndex = 0;  // index into plan.beams (setup beams are skipped)
   std::uint32_t layerIndex = 0;
   std::uint32_t spotIndex = 0;
 };
@@ -60,9 +60,9 @@ struct LayerStarted {
 struct SpotDelivered {
   std::uint32_t beamIndex, layerIndex, spotIndex;
   BeamNumber beam;
-  double planned;     // meterset in the plan's unit
-  double delivered;   // primary monitor, in the plan's unit
-  double secondary;   // secondary monitor, in the plan's unit
+  double planned;    // meterset in the plan's unit
+  double delivered;  // primary monitor, in the plan's unit
+  double secondary;  // secondary monitor, in the plan's unit
   Millimetres xPlanned, yPlanned, xMeasured, yMeasured;
   MeVPerNucleon energy;
   std::uint32_t spill;  // the spill in which the spot was completed
@@ -103,8 +103,7 @@ class FractionSimulator {
   // Throws std::invalid_argument for parameters the model cannot run with (a non-positive spill
   // length, spill budget, intensity, scan speed or MU calibration; a negative gap, reaction or noise):
   // they are a configuration bug, not an expected outcome.
-  FractionSimulator(const plan::Plan& plan, MachineParameters params, std::uint64_t seed,
-                    ResumePoint from = {});
+  FractionSimulator(const plan::Plan& plan, MachineParameters params, std::uint64_t seed, ResumePoint from = {});
   FractionSimulator(plan::Plan&& plan, MachineParameters params, std::uint64_t seed,
                     ResumePoint from = {}) = delete;  // the plan is held by reference
 

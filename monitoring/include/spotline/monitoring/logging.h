@@ -11,7 +11,7 @@
 namespace spotline::monitoring {
 
 struct LogOptions {
-  std::optional<std::filesystem::path> file;   // append here when set
+  std::optional<std::filesystem::path> file;                     // append here when set
   spdlog::level::level_enum consoleLevel = spdlog::level::warn;  // stderr
   spdlog::level::level_enum level = spdlog::level::info;
 };

@@ -14,12 +14,9 @@ enum class PlanError : std::uint8_t {
 
 constexpr std::string_view toString(PlanError error) {
   switch (error) {
-    case PlanError::Unreadable:
-      return "unreadable";
-    case PlanError::Malformed:
-      return "malformed";
-    case PlanError::Invalid:
-      return "invalid";
+    case PlanError::Unreadable: return "unreadable";
+    case PlanError::Malformed: return "malformed";
+    case PlanError::Invalid: return "invalid";
   }
   return "unknown";
 }

@@ -52,7 +52,7 @@ struct Layer {
 struct Beam {
   BeamNumber number;
   std::string name;
-  std::string machine;  // TreatmentMachineName: which room answers to it is the facility's business
+  std::string machine;    // TreatmentMachineName: which room answers to it is the facility's business
   bool treatment = true;  // setup beams are never delivered
   Radiation radiation = Radiation::Ion;
   IonSpecies ion = kCarbon;

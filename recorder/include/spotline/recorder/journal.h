@@ -42,10 +42,10 @@ struct JournalOptions {
 // that crashed before its commit returned; those records were never reported durable.
 struct RecoveryReport {
   bool truncatedTail = false;
-  std::string segment;           // file name of the segment that was cut (or removed)
-  std::uint64_t offset = 0;      // where it was cut: the end of its last intact record
+  std::string segment;       // file name of the segment that was cut (or removed)
+  std::uint64_t offset = 0;  // where it was cut: the end of its last intact record
   std::uint64_t bytesDropped = 0;
-  std::uint64_t records = 0;     // intact records in the journal after recovery
+  std::uint64_t records = 0;  // intact records in the journal after recovery
 };
 
 // Appends records to the journal in a directory it owns exclusively (an flock on dir/LOCK).
@@ -119,11 +119,11 @@ struct VerifyReport {
   std::uint64_t segments = 0;  // segments checked
   std::uint64_t bytes = 0;     // bytes checked
   Damage damage = Damage::None;
-  std::string segment;         // file name of the first damaged segment
-  std::uint64_t offset = 0;    // byte offset of the first bad header or record in it
-  std::uint64_t index = 0;     // the record index expected there
+  std::string segment;       // file name of the first damaged segment
+  std::uint64_t offset = 0;  // byte offset of the first bad header or record in it
+  std::uint64_t index = 0;   // the record index expected there
   std::string message;
-  std::string lastHash;        // hex chain hash after the last intact record
+  std::string lastHash;  // hex chain hash after the last intact record
 };
 
 // Checks a quiescent journal end to end and reports the first damage. Intended for

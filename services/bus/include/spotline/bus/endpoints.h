@@ -17,8 +17,8 @@ inline const std::vector<std::string>& serviceNames() {
 }
 
 struct Endpoints {
-  std::string busXsub;          // publishers connect here
-  std::string busXpub;          // subscribers connect here
+  std::string busXsub;  // publishers connect here
+  std::string busXpub;  // subscribers connect here
   std::string planCommand;
   std::string rvCommand;
   std::string rvStream;

@@ -18,9 +18,9 @@
 namespace spotline::bus {
 
 struct FaultPlan {
-  double drop = 0.0;        // probability a frame is lost
-  double duplicate = 0.0;   // probability a frame arrives twice
-  double reorder = 0.0;     // probability a frame is held back behind the next one
+  double drop = 0.0;             // probability a frame is lost
+  double duplicate = 0.0;        // probability a frame arrives twice
+  double reorder = 0.0;          // probability a frame is held back behind the next one
   WallClock::Duration delay{0};  // every frame arrives this much later
 };
 

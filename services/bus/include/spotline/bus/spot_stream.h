@@ -18,7 +18,7 @@
 namespace spotline::bus {
 
 struct StreamConfig {
-  std::size_t window = 8192;                                   // unacknowledged events at most
+  std::size_t window = 8192;  // unacknowledged events at most
   WallClock::Duration retransmitAfter = std::chrono::milliseconds(250);
 };
 

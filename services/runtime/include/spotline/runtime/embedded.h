@@ -28,8 +28,8 @@ struct EmbeddedOptions {
 class EmbeddedFacility {
  public:
   static Result<std::unique_ptr<EmbeddedFacility>, std::string> start(zmq::context_t& zmq,
-                                                                       std::shared_ptr<spdlog::logger> log,
-                                                                       const WallClock& clock, EmbeddedOptions options);
+                                                                      std::shared_ptr<spdlog::logger> log,
+                                                                      const WallClock& clock, EmbeddedOptions options);
   ~EmbeddedFacility();
   const bus::Endpoints& endpoints() const { return endpoints_; }
   // service -> metrics port (empty unless options.metrics)
