@@ -10,9 +10,6 @@
 namespace spotline::runtime {
 
 namespace {
-prometheus::Counter& counter(prometheus::Registry& r, const std::string& name, const std::string& help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({{"service", "delivery"}});
-}
 
 std::int64_t simNs(SimDuration d) {
   return d.count();
@@ -65,10 +62,12 @@ DeliveryService::DeliveryService(ServiceContext ctx, plan::Facility facility, De
       rvClient_(ctx_.zmq, ctx_.endpoints.rvCommand, "delivery"),
       peers_(ctx_.clock),
       heartbeat_("delivery", ctx_.clock),
-      spots_(counter(*ctx_.registry, "spotline_delivery_spots_total", "Spots delivered")),
-      fractions_(counter(*ctx_.registry, "spotline_delivery_fractions_total", "Fractions started")),
-      interlocks_(counter(*ctx_.registry, "spotline_delivery_interlocks_total", "Beam holds by interlock")),
-      refusals_(counter(*ctx_.registry, "spotline_delivery_refusals_total", "Start commands refused")),
+      spots_(serviceCounter(*ctx_.registry, "delivery", "spotline_delivery_spots_total", "Spots delivered")),
+      fractions_(serviceCounter(*ctx_.registry, "delivery", "spotline_delivery_fractions_total", "Fractions started")),
+      interlocks_(
+          serviceCounter(*ctx_.registry, "delivery", "spotline_delivery_interlocks_total", "Beam holds by interlock")),
+      refusals_(
+          serviceCounter(*ctx_.registry, "delivery", "spotline_delivery_refusals_total", "Start commands refused")),
       unacked_(prometheus::BuildGauge()
                    .Name("spotline_delivery_unacknowledged_events")
                    .Help("Spot stream events not yet durable at rv")

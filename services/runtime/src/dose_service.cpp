@@ -5,9 +5,6 @@
 namespace spotline::runtime {
 
 namespace {
-prometheus::Counter& counter(prometheus::Registry& r, const std::string& name, const std::string& help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({{"service", "dose"}});
-}
 const DoseTotals kNone{};
 }  // namespace
 
@@ -41,9 +38,10 @@ DoseService::DoseService(ServiceContext ctx)
       publisher_(ctx_.zmq, ctx_.endpoints.busXsub),
       subscriber_(ctx_.zmq, ctx_.endpoints.busXpub),
       heartbeat_("dose", ctx_.clock),
-      spots_(counter(*ctx_.registry, "spotline_dose_spots_total", "Spots accumulated")),
-      gaps_(counter(*ctx_.registry, "spotline_dose_sequence_gaps_total", "Delivery events missed on the bus")),
-      records_(counter(*ctx_.registry, "spotline_dose_records_total", "DoseRecorded events published")) {
+      spots_(serviceCounter(*ctx_.registry, "dose", "spotline_dose_spots_total", "Spots accumulated")),
+      gaps_(serviceCounter(*ctx_.registry, "dose", "spotline_dose_sequence_gaps_total",
+                           "Delivery events missed on the bus")),
+      records_(serviceCounter(*ctx_.registry, "dose", "spotline_dose_records_total", "DoseRecorded events published")) {
   subscriber_.subscribe("hb.");
   subscriber_.subscribe("fraction.");
 }

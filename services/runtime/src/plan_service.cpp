@@ -9,12 +9,6 @@
 
 namespace spotline::runtime {
 
-namespace {
-prometheus::Counter& counter(prometheus::Registry& r, const std::string& name, const std::string& help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({{"service", "plan"}});
-}
-}  // namespace
-
 PlanService::PlanService(ServiceContext ctx, plan::Facility facility)
     : ctx_(std::move(ctx)),
       facility_(std::move(facility)),
@@ -22,10 +16,12 @@ PlanService::PlanService(ServiceContext ctx, plan::Facility facility)
       publisher_(ctx_.zmq, ctx_.endpoints.busXsub),
       subscriber_(ctx_.zmq, ctx_.endpoints.busXpub),
       heartbeat_("plan", ctx_.clock),
-      loaded_(counter(*ctx_.registry, "spotline_plan_loaded_total", "Plans approved and stored")),
-      rejected_(counter(*ctx_.registry, "spotline_plan_rejected_total", "Plans refused with violations")),
-      requests_(counter(*ctx_.registry, "spotline_plan_requests_total", "Requests answered")),
-      badFrames_(counter(*ctx_.registry, "spotline_plan_bad_frames_total", "Frames refused by the decoder")) {
+      loaded_(serviceCounter(*ctx_.registry, "plan", "spotline_plan_loaded_total", "Plans approved and stored")),
+      rejected_(
+          serviceCounter(*ctx_.registry, "plan", "spotline_plan_rejected_total", "Plans refused with violations")),
+      requests_(serviceCounter(*ctx_.registry, "plan", "spotline_plan_requests_total", "Requests answered")),
+      badFrames_(
+          serviceCounter(*ctx_.registry, "plan", "spotline_plan_bad_frames_total", "Frames refused by the decoder")) {
   subscriber_.subscribe("hb.");
 }
 

@@ -7,9 +7,6 @@
 namespace spotline::runtime {
 
 namespace {
-prometheus::Counter& counter(prometheus::Registry& r, const std::string& name, const std::string& help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({{"service", "qa"}});
-}
 std::string_view checkName(wire::QaCheck c) {
   switch (c) {
     case wire::QaCheck::SPOT_POSITION: return "spot-position";
@@ -49,9 +46,11 @@ QaService::QaService(ServiceContext ctx, plan::Facility facility)
       subscriber_(ctx_.zmq, ctx_.endpoints.busXpub),
       delivery_(ctx_.zmq, ctx_.endpoints.deliveryCommand, "qa"),
       heartbeat_("qa", ctx_.clock),
-      checked_(counter(*ctx_.registry, "spotline_qa_spots_checked_total", "Spots checked against tolerances")),
-      violations_(counter(*ctx_.registry, "spotline_qa_violations_total", "Tolerance violations found")),
-      holds_(counter(*ctx_.registry, "spotline_qa_hold_requests_total", "Beam holds requested from delivery")) {
+      checked_(
+          serviceCounter(*ctx_.registry, "qa", "spotline_qa_spots_checked_total", "Spots checked against tolerances")),
+      violations_(serviceCounter(*ctx_.registry, "qa", "spotline_qa_violations_total", "Tolerance violations found")),
+      holds_(serviceCounter(*ctx_.registry, "qa", "spotline_qa_hold_requests_total",
+                            "Beam holds requested from delivery")) {
   subscriber_.subscribe("hb.");
   subscriber_.subscribe("fraction.");
 }

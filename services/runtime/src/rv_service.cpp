@@ -8,12 +8,6 @@
 
 namespace spotline::runtime {
 
-namespace {
-prometheus::Counter& counter(prometheus::Registry& r, const std::string& name, const std::string& help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({{"service", "rv"}});
-}
-}  // namespace
-
 Result<std::unique_ptr<RvService>, recorder::JournalError> RvService::open(ServiceContext ctx, plan::Facility facility,
                                                                            RvOptions options) {
   recorder::RecoveryReport report;
@@ -49,11 +43,11 @@ RvService::RvService(ServiceContext ctx, plan::Facility facility, RvOptions opti
             if (msg.body().isSpotDelivered()) spots_.Increment();
           }),
       heartbeat_("rv", ctx_.clock),
-      records_(counter(*ctx_.registry, "spotline_rv_records_total", "Records appended to the journal")),
-      spots_(counter(*ctx_.registry, "spotline_rv_spots_total", "Spot events journaled")),
-      commits_(counter(*ctx_.registry, "spotline_rv_commits_total", "Group commits (fdatasync)")),
-      duplicates_(counter(*ctx_.registry, "spotline_rv_duplicates_total", "Stream duplicates dropped")),
-      refusals_(counter(*ctx_.registry, "spotline_rv_beam_on_refusals_total", "Beam-on requests refused")),
+      records_(serviceCounter(*ctx_.registry, "rv", "spotline_rv_records_total", "Records appended to the journal")),
+      spots_(serviceCounter(*ctx_.registry, "rv", "spotline_rv_spots_total", "Spot events journaled")),
+      commits_(serviceCounter(*ctx_.registry, "rv", "spotline_rv_commits_total", "Group commits (fdatasync)")),
+      duplicates_(serviceCounter(*ctx_.registry, "rv", "spotline_rv_duplicates_total", "Stream duplicates dropped")),
+      refusals_(serviceCounter(*ctx_.registry, "rv", "spotline_rv_beam_on_refusals_total", "Beam-on requests refused")),
       commitSeconds_(prometheus::BuildHistogram()
                          .Name("spotline_rv_commit_seconds")
                          .Help("Duration of one group commit")

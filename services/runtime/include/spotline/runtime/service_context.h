@@ -2,6 +2,7 @@
 // What main hands every service: the ZeroMQ context, where the sockets are, the wall clock, the
 // logger and the metrics registry. The service owns none of them; main outlives the service.
 
+#include <prometheus/counter.h>
 #include <prometheus/registry.h>
 #include <spdlog/logger.h>
 
@@ -25,6 +26,12 @@ struct ServiceContext {
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<prometheus::Registry> registry;
 };
+
+// A counter in a service's probe: labelled with the service, so one Prometheus sees every process.
+inline prometheus::Counter& serviceCounter(prometheus::Registry& registry, const std::string& service,
+                                           const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({{"service", service}});
+}
 
 // Publishes this service's heartbeat every kHeartbeatPeriod of wall time.
 class HeartbeatEmitter {
