@@ -12,6 +12,9 @@ packages=(
   libboost-dev
   nlohmann-json3-dev libcli11-dev
   libssl-dev
+  libdcmtk-dev libtomlplusplus-dev
+  python3-pydicom dicom3tools
+  clang-14 libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
   curl procps

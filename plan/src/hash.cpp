@@ -59,10 +59,20 @@ std::vector<std::byte> canonicalBytes(const Plan& plan) {
     w.f64(beam.gantryAngle.value());
     w.f64(beam.couchAngle.value());
     for (double c : beam.isocentreMm) w.f64(c);
+    w.u64(beam.rangeShifters.size());
+    for (const RangeShifter& rs : beam.rangeShifters) {
+      w.i32(rs.number);
+      w.str(rs.id);
+      w.str(rs.type);
+    }
     w.u64(beam.layers.size());
     for (const Layer& layer : beam.layers) {
       w.f64(layer.energy.value());
       w.i32(layer.paintings);
+      w.str(layer.tuneId);
+      w.f64(layer.spotSizeMm[0]);
+      w.f64(layer.spotSizeMm[1]);
+      w.str(layer.rangeShifter);
       w.u64(layer.spots.size());
       for (const Spot& spot : layer.spots) {
         w.f64(spot.x.value());

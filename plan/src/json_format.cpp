@@ -355,10 +355,32 @@ void readLayers(SchemaReader& r, const json& layers, const std::string& path, Be
   for (const json& lv : layers) {
     const std::string lp = indexPath(path, i++);
     Layer layer;
-    if (!r.object(lv, lp, {"energy_mev_u", "spots"}, {"paintings"})) continue;
+    if (!r.object(lv, lp, {"energy_mev_u", "spots"}, {"paintings", "tune_id", "spot_size_mm", "range_shifter"})) {
+      continue;
+    }
     if (auto e = r.number(lv, "energy_mev_u", lp, Bound::Positive)) layer.energy = MeVPerNucleon(*e);
     if (lv.contains("paintings")) {
       if (auto p = r.integer(lv, "paintings", lp, 1, 1000)) layer.paintings = static_cast<int>(*p);
+    }
+    if (lv.contains("tune_id")) {
+      if (auto t = r.string(lv, "tune_id", lp, true)) layer.tuneId = *t;
+    }
+    if (lv.contains("range_shifter")) {
+      if (auto rs = r.string(lv, "range_shifter", lp, true)) layer.rangeShifter = *rs;
+    }
+    if (const json* size = SchemaReader::field(lv, "spot_size_mm")) {
+      const std::string sizePath = childPath(lp, "spot_size_mm");
+      if (!size->is_array() || size->size() != 2) {
+        r.error(sizePath, "expected [x, y] in mm, got " + describe(*size));
+      } else {
+        for (std::size_t k = 0; k < 2; ++k) {
+          if (auto d = boundedNumber((*size)[k], Bound::NonNegative)) {
+            layer.spotSizeMm[k] = *d;
+          } else {
+            r.error(indexPath(sizePath, k), "expected a finite number >= 0, got " + describe((*size)[k]));
+          }
+        }
+      }
     }
     if (const json* spots = SchemaReader::field(lv, "spots")) {
       readSpots(r, *spots, childPath(lp, "spots"), layer);
@@ -367,11 +389,30 @@ void readLayers(SchemaReader& r, const json& layers, const std::string& path, Be
   }
 }
 
+void readRangeShifters(SchemaReader& r, const json& shifters, const std::string& path, Beam& beam) {
+  if (!shifters.is_array()) {
+    r.error(path, "expected an array of {\"number\", \"id\", \"type\"}, got " + describe(shifters));
+    return;
+  }
+  std::size_t i = 0;
+  for (const json& sv : shifters) {
+    const std::string sp = indexPath(path, i++);
+    if (!r.object(sv, sp, {"number", "id", "type"}, {})) continue;
+    RangeShifter shifter;
+    if (auto n = r.integer(sv, "number", sp, 0, std::numeric_limits<std::int32_t>::max())) {
+      shifter.number = static_cast<int>(*n);
+    }
+    if (auto id = r.string(sv, "id", sp, true)) shifter.id = *id;
+    if (auto t = r.choice(sv, "type", sp, {"BINARY", "ANALOG"})) shifter.type = *t == 0 ? "BINARY" : "ANALOG";
+    beam.rangeShifters.push_back(std::move(shifter));
+  }
+}
+
 std::optional<Beam> readBeam(SchemaReader& r, const json& bv, const std::string& path) {
   if (!r.object(bv, path,
                 {"number", "machine", "treatment_delivery_type", "radiation", "gantry_angle", "couch_angle",
                  "isocentre_mm", "layers"},
-                {"name", "ion"})) {
+                {"name", "ion", "range_shifters"})) {
     return std::nullopt;
   }
   Beam beam;
@@ -418,6 +459,9 @@ std::optional<Beam> readBeam(SchemaReader& r, const json& bv, const std::string&
         }
       }
     }
+  }
+  if (const json* shifters = SchemaReader::field(bv, "range_shifters")) {
+    readRangeShifters(r, *shifters, childPath(path, "range_shifters"), beam);
   }
   if (const json* layers = SchemaReader::field(bv, "layers")) {
     readLayers(r, *layers, childPath(path, "layers"), beam);
@@ -584,6 +628,16 @@ std::string writePlanJson(const Plan& plan) {
     out += "      \"couch_angle\": " + number(beam.couchAngle.value()) + ",\n";
     out += "      \"isocentre_mm\": [" + number(beam.isocentreMm[0]) + ", " + number(beam.isocentreMm[1]) + ", " +
            number(beam.isocentreMm[2]) + "],\n";
+    if (!beam.rangeShifters.empty()) {
+      out += "      \"range_shifters\": [";
+      for (std::size_t k = 0; k < beam.rangeShifters.size(); ++k) {
+        const RangeShifter& rs = beam.rangeShifters[k];
+        out += (k == 0 ? "" : ", ");
+        out += "{\"number\": " + std::to_string(rs.number) + ", \"id\": " + quoted(rs.id) +
+               ", \"type\": " + quoted(rs.type) + "}";
+      }
+      out += "],\n";
+    }
     if (beam.layers.empty()) {
       out += "      \"layers\": []\n";
     } else {
@@ -593,6 +647,14 @@ std::string writePlanJson(const Plan& plan) {
         out += "        {\n";
         out += "          \"energy_mev_u\": " + number(layer.energy.value()) + ",\n";
         out += "          \"paintings\": " + std::to_string(layer.paintings) + ",\n";
+        if (!layer.tuneId.empty()) out += "          \"tune_id\": " + quoted(layer.tuneId) + ",\n";
+        if (layer.spotSizeMm != std::array<double, 2>{0.0, 0.0}) {
+          out += "          \"spot_size_mm\": [" + number(layer.spotSizeMm[0]) + ", " + number(layer.spotSizeMm[1]) +
+                 "],\n";
+        }
+        if (!layer.rangeShifter.empty()) {
+          out += "          \"range_shifter\": " + quoted(layer.rangeShifter) + ",\n";
+        }
         if (layer.spots.empty()) {
           out += "          \"spots\": []\n";
         } else {

@@ -57,8 +57,14 @@ class SplitMix64 {
   std::uint64_t state_;
 };
 
+// The nearest value a 32-bit float holds (DICOM FL), unchanged when it already is one.
+double asFloat(double v) {
+  return static_cast<double>(static_cast<float>(v));
+}
+
 // Rounds to 1/scale. Dividing by the integer scale (rather than multiplying by 0.001) gives the
 // double nearest the decimal value, so 28.5 prints as 28.5 and not 28.500000000000004.
+
 double roundTo(double v, double scale) {
   return std::round(v * scale) / scale;
 }
@@ -208,7 +214,7 @@ Plan synthesizePlan(const SynthOptions& o, const Facility& facility) {
   // Lateral grid, rounded to a micrometre so coordinates print short and exactly.
   std::vector<double> grid(perAxis);
   for (std::size_t i = 0; i < perAxis; ++i) {
-    grid[i] = roundTo(-halfExtent + static_cast<double>(i) * o.spotSpacingMm, 1e3);
+    grid[i] = asFloat(roundTo(-halfExtent + static_cast<double>(i) * o.spotSpacingMm, 1e3));
   }
 
   const double spacingScale = (o.spotSpacingMm / kReferenceSpacingMm) * (o.spotSpacingMm / kReferenceSpacingMm);
@@ -219,9 +225,8 @@ Plan synthesizePlan(const SynthOptions& o, const Facility& facility) {
   Plan plan;
   plan.uid = PlanUid(o.planUid.empty() ? derivedUid(o) : o.planUid);
   plan.patient = PatientId(o.patientId.empty() ? std::string("SYNTHETIC") : o.patientId);
-  plan.label = o.label.empty() ? "synthetic " + ionName(o.ion) + " " + num(o.targetSizeMm) + " mm cube at " +
-                                     num(o.depthMm) + " mm depth"
-                               : o.label;
+  // At most 16 characters by default, so that it fits DICOM's RTPlanLabel (SH).
+  plan.label = o.label.empty() ? "synthetic " + ionName(o.ion) : o.label;
   plan.approval = o.approval;
   plan.metersetUnit = o.unit;
   plan.fractionsPlanned = o.fractions;
@@ -238,8 +243,13 @@ Plan synthesizePlan(const SynthOptions& o, const Facility& facility) {
     beam.ion = o.ion;
     // Beams are spread evenly around the patient: by the gantry where it rotates, by the couch
     // in a fixed room.
-    beam.gantryAngle = Degrees(room.rotating ? std::fmod(o.gantryAngle + step, 360.0) : o.gantryAngle);
-    beam.couchAngle = Degrees(room.rotating ? 0.0 : step);
+    // Rounded to a micro-degree so that every angle fits a DICOM decimal string (16 characters).
+    const auto angle = [](double a) {
+      const double r = roundTo(std::fmod(a, 360.0), 1e6);
+      return r >= 360.0 ? 0.0 : r;
+    };
+    beam.gantryAngle = Degrees(room.rotating ? angle(o.gantryAngle + step) : o.gantryAngle);
+    beam.couchAngle = Degrees(room.rotating ? 0.0 : angle(step));
     for (std::size_t l = 0; l < energies.size(); ++l) {
       const double weight = energies.size() == 1 ? 1.0
                                                  : 1.0 - (1.0 - kProximalWeight) * static_cast<double>(l) /
@@ -260,6 +270,9 @@ Plan synthesizePlan(const SynthOptions& o, const Facility& facility) {
           } else {
             meterset = std::clamp(roundTo(particles / kParticlesPerMu, 1e4), ion.minSpotMu, ion.maxSpotMu);
           }
+          // DICOM stores weights as 32-bit floats: made exact here so a written plan reads back
+          // identical. The clamp limits are float-exact, so the result stays within them.
+          meterset = asFloat(meterset);
           layer.spots.push_back(Spot{Millimetres(grid[c]), Millimetres(grid[row]), meterset});
         }
       }

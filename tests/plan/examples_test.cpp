@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "spotline/plan/dicom.h"
 #include "spotline/plan/json_format.h"
 #include "spotline/plan/synth.h"
 #include "spotline/plan/validate.h"
@@ -43,20 +44,38 @@ SynthOptions options(IonSpecies ion, double size, double depth, double spacing, 
   return o;  // everything else at its default: 1 beam, NP, derived UID, patient SYNTHETIC
 }
 
+const SynthOptions kCarbon10k = options(kCarbon, 60, 100, 3, 1, "GANTRY1", 0);
+const SynthOptions kHeliumExample = options(kHelium, 42, 80, 3, 2, "GANTRY2", 270);
+const SynthOptions kSmall = options(kCarbon, 20, 60, 4, 3, "FIXED1", 90);
+const SynthOptions kOxygenExample = options(kOxygen, 40, 90, 3, 4, "GANTRY1", 45);
+const SynthOptions kNeonExample = options(kNeon, 30, 70, 3, 5, "FIXED1", 90);
+
+const char* const kCarbon10kCommand =
+    "spotline plan synth --ion carbon --size 60 --depth 100 --spacing 3 --seed 1 --machine GANTRY1 --gantry 0";
+const char* const kHeliumCommand =
+    "spotline plan synth --ion helium --size 42 --depth 80 --spacing 3 --seed 2 --machine GANTRY2 --gantry 270";
+const char* const kSmallCommand =
+    "spotline plan synth --ion carbon --size 20 --depth 60 --spacing 4 --seed 3 --machine FIXED1 --gantry 90";
+
 const Example kExamples[] = {
-    {"carbon-10k.json",
-     "spotline plan synth --ion carbon --size 60 --depth 100 --spacing 3 --seed 1 "
-     "--machine GANTRY1 --gantry 0",
-     options(kCarbon, 60, 100, 3, 1, "GANTRY1", 0), 9'000, 11'000},
-    {"helium.json",
-     "spotline plan synth --ion helium --size 42 --depth 80 --spacing 3 --seed 2 "
-     "--machine GANTRY2 --gantry 270",
-     options(kHelium, 42, 80, 3, 2, "GANTRY2", 270), 2'000, 5'000},
-    {"small.json",
-     "spotline plan synth --ion carbon --size 20 --depth 60 --spacing 4 --seed 3 "
-     "--machine FIXED1 --gantry 90",
-     options(kCarbon, 20, 60, 4, 3, "FIXED1", 90), 100, 300},
+    {"carbon-10k.json", kCarbon10kCommand, kCarbon10k, 9'000, 11'000},
+    {"helium.json", kHeliumCommand, kHeliumExample, 2'000, 5'000},
+    {"small.json", kSmallCommand, kSmall, 100, 300},
+    // The same plans as DICOM RT Ion Plans (what `spotline demo` delivers), and oxygen and neon.
+    {"carbon-10k.dcm", kCarbon10kCommand, kCarbon10k, 9'000, 11'000},
+    {"helium.dcm", kHeliumCommand, kHeliumExample, 2'000, 5'000},
+    {"small.dcm", kSmallCommand, kSmall, 100, 300},
+    {"oxygen.dcm",
+     "spotline plan synth --ion oxygen --size 40 --depth 90 --spacing 3 --seed 4 --machine GANTRY1 --gantry 45",
+     kOxygenExample, 1'000, 5'000},
+    {"neon.dcm",
+     "spotline plan synth --ion neon --size 30 --depth 70 --spacing 3 --seed 5 --machine FIXED1 --gantry 90",
+     kNeonExample, 500, 3'000},
 };
+
+bool isDicom(const Example& e) {
+  return std::string_view(e.file).ends_with(".dcm");
+}
 
 std::filesystem::path examplesDir() {
   return std::filesystem::path(SPOTLINE_SOURCE_DIR) / "examples" / "plans";
@@ -75,6 +94,15 @@ TEST_P(ExamplePlan, IsExactlyWhatItsCommandGenerates) {
   const Example& e = GetParam();
   const std::filesystem::path path = examplesDir() / e.file;
   ASSERT_TRUE(std::filesystem::exists(path)) << path;
+  if (isDicom(e)) {
+    // DICOM: the plan read back must be the generated one exactly (the bytes also carry the
+    // DCMTK version that wrote them, so they are not compared).
+    auto read = readPlanDicom(path);
+    ASSERT_TRUE(read.ok()) << read.error().message;
+    EXPECT_TRUE(read.value() == synthesizePlan(e.options))
+        << path << " differs from `" << e.command << " --out " << path << "`";
+    return;
+  }
   const std::string committed = readBytes(path);
   const std::string generated = writePlanJson(synthesizePlan(e.options));
   if (committed != generated) {
@@ -88,7 +116,7 @@ TEST_P(ExamplePlan, IsExactlyWhatItsCommandGenerates) {
 
 TEST_P(ExamplePlan, ReadsValidatesAndHasTheDocumentedShape) {
   const Example& e = GetParam();
-  auto read = readPlanJson(examplesDir() / e.file);
+  auto read = readPlanFile(examplesDir() / e.file);
   ASSERT_TRUE(read.ok()) << read.error().message;
   const Plan& p = read.value();
   EXPECT_TRUE(p.synthetic);
@@ -104,8 +132,8 @@ TEST_P(ExamplePlan, ReadsValidatesAndHasTheDocumentedShape) {
 
 INSTANTIATE_TEST_SUITE_P(Examples, ExamplePlan, ::testing::ValuesIn(kExamples), [](const auto& tc) {
   std::string name = tc.param.file;
-  name = name.substr(0, name.find('.'));
   std::replace(name.begin(), name.end(), '-', '_');
+  std::replace(name.begin(), name.end(), '.', '_');
   return name;
 });
 

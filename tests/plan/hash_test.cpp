@@ -69,18 +69,20 @@ class Expected {
 
 TEST(CanonicalForm, MatchesTheDocumentedLayoutByteForByte) {
   Expected e;
-  e.str("spotline-plan-canonical/1").str("1.2.3").str("P").str("");
-  e.u8(0).u8(1).le(1, 4).u8(0).le(1, 8);                          // APPROVED, NP, 1 fraction, not synthetic, 1 beam
-  e.le(1, 4).str("B").str("M").u8(1).u8(1);                       // number, name, machine, TREATMENT, ION
-  e.le(6, 4).le(12, 4).le(6, 4);                                  // z, a, charge
-  e.f64(90.0).f64(0.0).f64(0.0).f64(0.0).f64(0.0).le(1, 8);       // angles, isocentre, 1 layer
-  e.f64(100.0).le(1, 4).le(1, 8).f64(1.5).f64(-2.0).f64(5000.0);  // layer, 1 spot
+  e.str("spotline-plan-canonical/2").str("1.2.3").str("P").str("");
+  e.u8(0).u8(1).le(1, 4).u8(0).le(1, 8);                    // APPROVED, NP, 1 fraction, not synthetic, 1 beam
+  e.le(1, 4).str("B").str("M").u8(1).u8(1);                 // number, name, machine, TREATMENT, ION
+  e.le(6, 4).le(12, 4).le(6, 4);                            // z, a, charge
+  e.f64(90.0).f64(0.0).f64(0.0).f64(0.0).f64(0.0);          // angles, isocentre
+  e.le(0, 8).le(1, 8);                                      // no range shifters, 1 layer
+  e.f64(100.0).le(1, 4).str("").f64(0.0).f64(0.0).str("");  // energy, paintings, tune, size, shifter
+  e.le(1, 8).f64(1.5).f64(-2.0).f64(5000.0);                // 1 spot
   EXPECT_EQ(canonicalBytes(minimalPlan()), e.bytes);
 }
 
 TEST(ContentHash, IsSha256OfTheCanonicalFormAsLowercaseHex) {
   // Computed independently (Python hashlib over the bytes of the test above).
-  EXPECT_EQ(contentHash(minimalPlan()), "a226cea84cc3c2f46bfcc24d02295f781f7e6dadcd4c49b1df3505e6443c7eb2");
+  EXPECT_EQ(contentHash(minimalPlan()), "2ed9ef235898cc51e1c6b4a6c083f9c522c24d208de69def01b80fdb3b3e50ff");
   const std::string h = contentHash(testing::validMixedPlan());
   EXPECT_EQ(h.size(), 64u);
   EXPECT_EQ(h.find_first_not_of("0123456789abcdef"), std::string::npos);
@@ -113,6 +115,14 @@ TEST(ContentHash, ChangesWithEveryKindOfField) {
       {"isocentre z", [](Plan& p) { p.beams[0].isocentreMm[2] += 0.01; }},
       {"energy", [](Plan& p) { p.beams[0].layers[1].energy = MeVPerNucleon(200.51); }},
       {"paintings", [](Plan& p) { p.beams[0].layers[1].paintings = 2; }},
+      {"tune id", [](Plan& p) { p.beams[0].layers[1].tuneId = "3.0"; }},
+      {"spot size x", [](Plan& p) { p.beams[0].layers[1].spotSizeMm[0] = 4.0; }},
+      {"spot size y", [](Plan& p) { p.beams[0].layers[1].spotSizeMm[1] = 4.0; }},
+      {"layer range shifter", [](Plan& p) { p.beams[0].layers[1].rangeShifter = "RS30"; }},
+      {"declared range shifter",
+       [](Plan& p) {
+         p.beams[0].rangeShifters.push_back(RangeShifter{0, "RS30", "BINARY"});
+       }},
       {"spot x", [&](Plan& p) { spot0(p).x = Millimetres(-2.999); }},
       {"spot y", [&](Plan& p) { spot0(p).y = Millimetres(-2.999); }},
       {"meterset by one ulp", [&](Plan& p) { spot0(p).meterset = std::nextafter(spot0(p).meterset, 2e6); }},

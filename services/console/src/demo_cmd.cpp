@@ -23,9 +23,11 @@ struct DemoArgs {
 
 int demo(const DemoArgs& a) {
   fs::path plans = a.plans.empty() ? examplesDir() : fs::path(a.plans);
-  std::vector<Job> jobs{{(plans / "carbon-10k.json").string(), {}, "gantry-1", 1, a.seed},
-                        {(plans / "helium.json").string(), {}, "gantry-2", 1, a.seed + 1},
-                        {(plans / "small.json").string(), {}, "fixed-1", 1, a.seed + 2}};
+  // DICOM RT Ion Plans, as a treatment planning system would send them (synthetic: see
+  // examples/plans/README.md).
+  std::vector<Job> jobs{{(plans / "carbon-10k.dcm").string(), {}, "gantry-1", 1, a.seed},
+                        {(plans / "helium.dcm").string(), {}, "gantry-2", 1, a.seed + 1},
+                        {(plans / "small.dcm").string(), {}, "fixed-1", 1, a.seed + 2}};
   for (auto& j : jobs) {
     if (auto problem = prepareJob(j)) return complain("spotline demo", *problem + " (--plans DIR)", kExitBadInput);
   }
@@ -101,7 +103,7 @@ void addDemoCommand(CLI::App& app, Action& action) {
   auto args = std::make_shared<DemoArgs>();
   auto* cmd = app.add_subcommand("demo", "The main job: three rooms treat at once, embedded; journal verified");
   cmd->add_option("--out", args->out, "output directory")->capture_default_str();
-  cmd->add_option("--plans", args->plans, "directory with carbon-10k.json, helium.json, small.json");
+  cmd->add_option("--plans", args->plans, "directory with carbon-10k.dcm, helium.dcm, small.dcm");
   cmd->add_option("--seed", args->seed, "seed of the machine model")->capture_default_str();
   cmd->add_flag("--json", args->json, "print the summary as JSON");
   cmd->callback([&action, args] { action = [args] { return demo(*args); }; });

@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "console.h"
+#include "spotline/plan/dicom.h"
+#include "spotline/plan/facility_config.h"
 #include "spotline/plan/json_format.h"
 #include "spotline/plan/summary.h"
 #include "spotline/plan/synth.h"
@@ -20,10 +22,39 @@ struct PlanArgs {
   std::string ion = "carbon";
   std::string unit = "NP";
   std::string out;
+  std::string format;    // synth: "json" or "dicom"; empty = by --out's extension
+  std::string facility;  // validate: facility model file; empty = the built-in config/facility.toml
 };
 
+// A read failure as validate --json reports it: one violation per problem the reader found.
+// Reader messages are "SOURCE: WHERE: WHAT" lines (WHERE is absent for file-level problems).
+nlohmann::json readFailureJson(const std::string& source, plan::PlanError code, const std::string& message) {
+  nlohmann::json violations = nlohmann::json::array();
+  std::size_t start = 0;
+  while (start <= message.size()) {
+    std::size_t end = message.find('\n', start);
+    if (end == std::string::npos) end = message.size();
+    std::string line = message.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    if (line.rfind(source + ": ", 0) == 0) line = line.substr(source.size() + 2);
+    std::string path;
+    if (auto colon = line.find(": ");
+        colon != std::string::npos && (line.rfind("beam ", 0) == 0 || line.rfind("fraction group", 0) == 0 ||
+                                       line.rfind("IonBeamSequence", 0) == 0 || line.find('[') < colon)) {
+      path = line.substr(0, colon);
+    }
+    violations.push_back({{"path", path},
+                          {"rule", std::string(plan::toString(code))},
+                          {"value", nullptr},
+                          {"limit", nullptr},
+                          {"message", line}});
+  }
+  return {{"valid", false}, {"violations", violations}};
+}
+
 int show(const PlanArgs& a) {
-  auto p = plan::readPlanJson(a.file);
+  auto p = plan::readPlanFile(a.file);
   if (!p) return complain("spotline plan show", p.error().message, kExitBadInput);
   if (a.json) {
     printJson(plan::planSummaryJson(p.value()));
@@ -34,19 +65,20 @@ int show(const PlanArgs& a) {
 }
 
 int validate(const PlanArgs& a) {
-  auto p = plan::readPlanJson(a.file);
+  plan::Facility facility;
+  if (a.facility.empty()) {
+    facility = plan::builtInFacility();
+  } else {
+    auto loaded = plan::loadFacilityConfig(a.facility);
+    if (!loaded) return complain("spotline plan validate", "--facility: " + loaded.error().message, kExitBadInput);
+    facility = std::move(loaded).value();
+  }
+  auto p = plan::readPlanFile(a.file);
   if (!p) {
-    if (a.json) {
-      printJson({{"valid", false},
-                 {"violations", nlohmann::json::array({{{"path", a.file},
-                                                        {"rule", "format"},
-                                                        {"value", nullptr},
-                                                        {"limit", nullptr},
-                                                        {"message", p.error().message}}})}});
-    }
+    if (a.json) printJson(readFailureJson(a.file, p.error().code, p.error().message));
     return complain("spotline plan validate", p.error().message, kExitBadInput);
   }
-  auto violations = plan::validatePlan(p.value(), plan::builtInFacility());
+  auto violations = plan::validatePlan(p.value(), facility);
   if (a.json) {
     printJson(plan::violationsJson(violations));
   } else if (violations.empty()) {
@@ -72,6 +104,23 @@ int synth(PlanArgs a) {
     return complain("spotline plan synth", *problem, kExitBadInput);
   }
   auto p = plan::synthesizePlan(a.synth, facility);
+  std::string format = a.format;
+  if (format.empty()) format = a.out.size() > 4 && a.out.substr(a.out.size() - 4) == ".dcm" ? "dicom" : "json";
+  if (format != "json" && format != "dicom") {
+    return complain("spotline plan synth", "--format: must be json or dicom, got '" + format + "'", kExitBadInput);
+  }
+  if (format == "dicom") {
+    if (a.out.empty() || a.out == "-") {
+      return complain("spotline plan synth", "--format dicom needs --out FILE (DICOM is not written to a terminal)",
+                      kExitBadInput);
+    }
+    auto written = plan::writePlanDicom(p, a.out);
+    if (!written) return complain("spotline plan synth", written.error().message, kExitBadInput);
+    auto t = plan::totals(p);
+    std::cerr << "wrote " << a.out << ": synthetic " << plan::ionName(p.beams.front().ion) << " RT Ion Plan (DICOM), "
+              << t.layers << " layers, " << t.spots << " spots\n";
+    return kExitOk;
+  }
   auto text = plan::writePlanJson(p);
   if (a.out.empty() || a.out == "-") {
     std::cout << text;
@@ -94,13 +143,15 @@ void addPlanCommands(CLI::App& app, Action& action) {
   planCmd->require_subcommand(1);
 
   auto* showCmd = planCmd->add_subcommand("show", "Summarise a plan (beams, layers, spots, meterset, content hash)");
-  showCmd->add_option("FILE", args->file, "plan file (Spotline JSON)")->required();
+  showCmd->add_option("FILE", args->file, "plan file: DICOM RT Ion Plan or Spotline JSON")->required();
   showCmd->add_flag("--json", args->json, "machine-readable output");
   showCmd->callback([&action, args] { action = [args] { return show(*args); }; });
 
   auto* validateCmd =
       planCmd->add_subcommand("validate", "Check a plan against the facility model; lists every violation");
-  validateCmd->add_option("FILE", args->file, "plan file (Spotline JSON)")->required();
+  validateCmd->add_option("FILE", args->file, "plan file: DICOM RT Ion Plan or Spotline JSON")->required();
+  validateCmd->add_option("--facility", args->facility,
+                          "facility model (TOML; default: the built-in config/facility.toml)");
   validateCmd->add_flag("--json", args->json, "print {valid, violations:[{path, rule, value, limit, message}]}");
   validateCmd->callback([&action, args] { action = [args] { return validate(*args); }; });
 
@@ -118,7 +169,8 @@ void addPlanCommands(CLI::App& app, Action& action) {
   synthCmd->add_option("--uid", s.planUid, "plan UID (default: derived from the options)");
   synthCmd->add_option("--patient", s.patientId, "patient id (default SYNTHETIC)");
   synthCmd->add_option("--label", s.label, "plan label");
-  synthCmd->add_option("--out", args->out, "output file (default: standard output)");
+  synthCmd->add_option("--out", args->out, "output file (default: standard output; a .dcm name writes DICOM)");
+  synthCmd->add_option("--format", args->format, "json or dicom (default: dicom for a .dcm --out, else json)");
   synthCmd->callback([&action, args] { action = [args] { return synth(*args); }; });
 }
 

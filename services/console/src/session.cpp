@@ -6,7 +6,7 @@
 #include <iostream>
 #include <set>
 
-#include "spotline/plan/json_format.h"
+#include "spotline/plan/dicom.h"
 #include "spotline/plan/validate.h"
 
 namespace spotline::console {
@@ -18,7 +18,7 @@ std::optional<std::string> prepareJob(Job& job) {
     for (const auto& r : facility.rooms) known += (known.empty() ? "" : ", ") + r.name;
     return "--room: unknown room '" + job.room + "' (known: " + known + ")";
   }
-  auto p = plan::readPlanJson(job.planFile);
+  auto p = plan::readPlanFile(job.planFile);
   if (!p) return p.error().message;
   job.plan = std::move(p).value();
   return std::nullopt;

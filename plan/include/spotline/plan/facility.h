@@ -1,9 +1,11 @@
 #pragma once
-// What the machine can deliver. The facility-model config file (a later issue) fills this;
-// until then builtInFacility() holds the defaults documented in plan/README.md.
+// What the machine can deliver: rooms, ions, energy tables, spot limits, tolerances. The values
+// live in config/facility.toml (read by facility_config.h); builtInFacility() is that file as it
+// was embedded at build time, so there is one source of truth. Numbers and their sources:
+// config/README.md.
 
+#include <cstddef>
 #include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,18 +18,29 @@ namespace spotline::plan {
 struct EnergyRange {
   MeVPerNucleon min;
   MeVPerNucleon max;
+  bool operator==(const EnergyRange&) const = default;
 };
 
+// The usual gantry angle of a horizontal fixed beam line (the default of RoomModel::fixedGantryAngle).
+inline constexpr Degrees kFixedBeamGantryAngle{90.0};
+
 struct RoomModel {
-  std::string name;                       // "gantry-1", "gantry-2", "fixed-1"
-  std::vector<std::string> machineNames;  // TreatmentMachineName values this room answers to
-  bool rotating = true;                   // fixed rooms accept gantry angle 90 (horizontal) only
-  std::vector<IonSpecies> ions;
+  std::string name;                                  // "gantry-1", "gantry-2", "fixed-1"
+  std::vector<std::string> machineNames;             // TreatmentMachineName values this room answers to
+  bool rotating = true;                              // a rotating gantry reaches every angle in [0, 360)
+  Degrees fixedGantryAngle = kFixedBeamGantryAngle;  // the only angle a fixed (!rotating) room accepts
+  std::vector<IonSpecies> ions;                      // the ions the room can receive
+  // Scan field at the isocentre plane: a spot must have |x| <= x and |y| <= y.
+  Millimetres scanFieldHalfWidthX{100.0};
+  Millimetres scanFieldHalfWidthY{100.0};
+  std::size_t maxSpotsPerLayer = 20000;
+  std::vector<std::string> allowedRangeShifters;  // RangeShifterIDs the room's nozzle holds
   // Tolerances used by delivery and QA.
   Millimetres positionTolerance{1.0};
   double metersetTolerance = 0.03;      // relative
   double metersetToleranceFloor = 0.0;  // absolute, in the plan's unit; max(rel, floor)
   double monitorAgreement = 0.02;       // primary vs secondary, relative
+  bool operator==(const RoomModel&) const = default;
 };
 
 struct IonModel {
@@ -40,24 +53,28 @@ struct IonModel {
   // Number of discrete energies the synchrotron offers, evenly spaced from energy.min to
   // energy.max inclusive (see energyTable). 0 means a continuous range.
   std::uint32_t energyLevels = 0;
+  std::string source;  // where the numbers come from (config file's `source`)
+  bool operator==(const IonModel&) const = default;
 };
 
-// Fixed (horizontal) beam lines accept only this gantry angle.
-inline constexpr Degrees kFixedBeamGantryAngle{90.0};
-
 struct Facility {
-  std::vector<RoomModel> rooms;
-  std::vector<IonModel> ions;
-  Millimetres scanFieldHalfWidth{100.0};  // |x|,|y| must not exceed this
-  std::size_t maxSpotsPerLayer = 20000;
+  std::vector<RoomModel> rooms;  // in the order of the config file
+  std::vector<IonModel> ions;    // in the order of the config file
+  // The limits every room meets (the smallest over the rooms), for callers that do not know the
+  // room yet. Validation uses the room's own limits.
+  Millimetres scanFieldHalfWidth{100.0};  // min over rooms of min(x, y) half width
+  std::size_t maxSpotsPerLayer = 20000;   // min over rooms
 
   const RoomModel* room(std::string_view name) const;
   const IonModel* ion(const IonSpecies& species) const;
   // The room whose machineNames contain this TreatmentMachineName (exact, case-sensitive match),
   // or nullptr when no room answers to it.
   const RoomModel* roomForMachine(std::string_view machine) const;
+  bool operator==(const Facility&) const = default;
 };
 
+// The parse of config/facility.toml as embedded at build time. Throws std::logic_error if the
+// embedded text does not parse: that is a build bug (the tests parse the same file).
 Facility builtInFacility();
 
 // The energies the synchrotron offers for an ion, ascending, each rounded to 0.01 MeV/u.

@@ -15,7 +15,7 @@
 namespace spotline::plan {
 
 // Version tag written first in the canonical form; bumped if the form ever changes.
-inline constexpr std::string_view kCanonicalFormTag = "spotline-plan-canonical/1";
+inline constexpr std::string_view kCanonicalFormTag = "spotline-plan-canonical/2";
 
 // The canonical bytes the hash is computed over (exposed for tests and for auditors who want to
 // recompute the hash independently).

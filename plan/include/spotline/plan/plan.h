@@ -1,6 +1,6 @@
 #pragma once
 // The treatment plan as Spotline holds it in memory: beams of energy layers of spots.
-// Read from the native JSON form (plan/README.md) and, later, from DICOM RT Ion Plans.
+// Read from the native JSON form and from DICOM RT Ion Plans (plan/README.md).
 
 #include <array>
 #include <cstdint>
@@ -46,7 +46,27 @@ struct Layer {
   MeVPerNucleon energy;
   int paintings = 1;
   std::vector<Spot> spots;
-  bool operator==(const Layer&) const = default;
+  // DICOM ScanSpotTuneID: the machine's beam-optics setting for this layer; empty when not given.
+  std::string tuneId;
+  // DICOM ScanningSpotSize: nominal spot size in air at isocentre, x and y (mm); 0 when not given.
+  std::array<double, 2> spotSizeMm{0.0, 0.0};
+  // The RangeShifterID (of the beam's declared range shifters) set IN for this layer; empty for none.
+  std::string rangeShifter;
+  // Where the layer came from, for messages only: the index of the DICOM control point it was
+  // read from, or -1 for other sources. Not part of the plan's content (hash, equality).
+  int sourceControlPoint = -1;
+  bool operator==(const Layer& other) const {
+    return energy == other.energy && paintings == other.paintings && tuneId == other.tuneId &&
+           spotSizeMm == other.spotSizeMm && rangeShifter == other.rangeShifter && spots == other.spots;
+  }
+};
+
+// A range shifter declared in a beam (DICOM RangeShifterSequence). Numbering may start at 0.
+struct RangeShifter {
+  int number = 0;
+  std::string id;               // RangeShifterID, matched against the room's allowed shifters
+  std::string type = "BINARY";  // "BINARY" or "ANALOG"
+  bool operator==(const RangeShifter&) const = default;
 };
 
 struct Beam {
@@ -59,6 +79,7 @@ struct Beam {
   Degrees gantryAngle;
   Degrees couchAngle;
   std::array<double, 3> isocentreMm{0.0, 0.0, 0.0};
+  std::vector<RangeShifter> rangeShifters;  // declared; which one a layer uses is Layer::rangeShifter
   std::vector<Layer> layers;
   bool operator==(const Beam&) const = default;
 };

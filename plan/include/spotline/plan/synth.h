@@ -29,7 +29,7 @@ struct SynthOptions {
   MetersetUnit unit = MetersetUnit::NP;
   std::string planUid;    // empty => "2.25.<decimal>" derived from the options and seed
   std::string patientId;  // empty => "SYNTHETIC"
-  std::string label;      // empty => "synthetic <ion> <size> mm cube at <depth> mm"
+  std::string label;      // empty => "synthetic <ion>" (fits DICOM RTPlanLabel, 16 characters)
   // Added beyond the first version of the brief:
   int fractions = 1;
   Approval approval = Approval::Approved;  // synthetic plans are made to be delivered in tests
