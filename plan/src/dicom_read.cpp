@@ -57,32 +57,35 @@ struct Where {
   }
 };
 
+// Every problem found (the first kMaxReportedErrors of them), both as (where, what) for tools and
+// as the message lines "SOURCE: WHERE: WHAT" for people.
 class Problems {
  public:
   explicit Problems(std::string_view source) : source_(source) {}
 
   void add(const Where& where, const std::string& what) {
     ++count_;
-    if (lines_.size() < kMaxReportedErrors) {
-      lines_.push_back(source_ + ": " + (where.text.empty() ? "" : where.text + ": ") + what);
-    }
+    if (items_.size() < kMaxReportedErrors) items_.push_back(DicomProblem{where.text, what});
   }
   bool any() const { return count_ > 0; }
-  std::string message() const {
-    std::string out;
-    for (const std::string& line : lines_) {
-      if (!out.empty()) out += '\n';
-      out += line;
+
+  // The failure to return; hands the problems to `out` when the caller asked for them.
+  Failure<PlanError> failure(PlanError code, std::vector<DicomProblem>* out) {
+    std::string message;
+    for (const DicomProblem& p : items_) {
+      if (!message.empty()) message += '\n';
+      message += source_ + ": " + (p.where.empty() ? "" : p.where + ": ") + p.what;
     }
-    if (count_ > lines_.size()) {
-      out += "\n" + source_ + ": ... and " + std::to_string(count_ - lines_.size()) + " more problems";
+    if (count_ > items_.size()) {
+      message += "\n" + source_ + ": ... and " + std::to_string(count_ - items_.size()) + " more problems";
     }
-    return out;
+    if (out != nullptr) *out = std::move(items_);
+    return fail(code, std::move(message));
   }
 
  private:
   std::string source_;
-  std::vector<std::string> lines_;
+  std::vector<DicomProblem> items_;
   std::size_t count_ = 0;
 };
 
@@ -454,12 +457,11 @@ std::optional<BeamRead> readBeam(DcmItem& item, std::size_t index, const Fractio
     b.problem("FinalCumulativeMetersetWeight is " + num(*finalWeight) + ", expected > 0");
   }
   double factor = 1.0;
-  if (beam.treatment) {
-    const auto it =
-        group == nullptr ? std::map<long long, double>::const_iterator{} : group->beamMeterset.find(*number);
-    if (group != nullptr && it == group->beamMeterset.end()) {
+  if (beam.treatment && group != nullptr) {  // without a fraction group that is already reported
+    const auto it = group->beamMeterset.find(*number);
+    if (it == group->beamMeterset.end()) {
       b.problem("no BeamMeterset for this beam in the fraction group's ReferencedBeamSequence");
-    } else if (group != nullptr && finalWeight && *finalWeight > 0.0) {
+    } else if (finalWeight && *finalWeight > 0.0) {
       factor = it->second / *finalWeight;
     }
   }
@@ -624,17 +626,18 @@ std::optional<BeamRead> readBeam(DcmItem& item, std::size_t index, const Fractio
   return out;
 }
 
-Result<Plan, PlanError> readDataset(DcmDataset& ds, std::string_view source) {
+Result<Plan, PlanError> readDataset(DcmDataset& ds, std::string_view source, std::vector<DicomProblem>* out) {
   Problems problems(source);
   ItemReader root(ds, problems, Where{});
   const auto sopClass = root.string(DCM_SOPClassUID, true);
   if (sopClass && *sopClass != kRtIonPlanSopClass) {
+    // Nothing else in another kind of object is worth reporting.
     const char* name = dcmFindNameOfUID(sopClass->c_str());
-    return fail(PlanError::Invalid, std::string(source) + ": not an RT Ion Plan: SOPClassUID is " + *sopClass +
-                                        (name != nullptr ? " (" + std::string(name) + ")" : "") + ", expected " +
-                                        std::string(kRtIonPlanSopClass) + " (RT Ion Plan Storage)");
+    root.problem("not an RT Ion Plan: SOPClassUID is " + *sopClass +
+                 (name != nullptr ? " (" + std::string(name) + ")" : "") + ", expected " +
+                 std::string(kRtIonPlanSopClass) + " (RT Ion Plan Storage)");
   }
-  if (!sopClass) return fail(PlanError::Invalid, problems.message());
+  if (problems.any()) return problems.failure(PlanError::Invalid, out);
   if (auto modality = root.string(DCM_Modality, true); modality && *modality != "RTPLAN") {
     root.problem("Modality is \"" + *modality + "\", expected RTPLAN");
   }
@@ -698,7 +701,7 @@ Result<Plan, PlanError> readDataset(DcmDataset& ds, std::string_view source) {
   }
   if (group) plan.fractionsPlanned = group->fractions;
   plan.metersetUnit = unit.value_or(MetersetUnit::MU);
-  if (problems.any()) return fail(PlanError::Invalid, problems.message());
+  if (problems.any()) return problems.failure(PlanError::Invalid, out);
   return plan;
 }
 
@@ -856,18 +859,25 @@ bool looksLikeDicom(std::span<const std::byte> bytes) {
          static_cast<char>(bytes[130]) == 'C' && static_cast<char>(bytes[131]) == 'M';
 }
 
-Result<Plan, PlanError> parsePlanDicom(std::span<const std::byte> bytes, std::string_view sourceName) {
+Result<Plan, PlanError> parsePlanDicom(std::span<const std::byte> bytes, std::string_view sourceName,
+                                       std::vector<DicomProblem>* problems) {
   detail::quietDcmtk();
   const std::string source(sourceName);
+  // A problem with the file as a whole: no place inside it to name.
+  const auto refuse = [&](PlanError code, const std::string& what) {
+    Problems one(source);
+    one.add(Where{}, what);
+    return one.failure(code, problems);
+  };
   if (bytes.size() > kMaxDicomFileBytes) {
-    return fail(PlanError::Unreadable, source + ": " + std::to_string(bytes.size()) + " bytes, more than the " +
-                                           std::to_string(kMaxDicomFileBytes) + " a plan may have");
+    return refuse(PlanError::Unreadable, std::to_string(bytes.size()) + " bytes, more than the " +
+                                             std::to_string(kMaxDicomFileBytes) + " a plan may have");
   }
   if (!looksLikeDicom(bytes)) {
-    return fail(PlanError::Malformed, source + ": not a DICOM Part 10 file (no \"DICM\" at byte 128; " +
-                                          std::to_string(bytes.size()) + " bytes)");
+    return refuse(PlanError::Malformed,
+                  "not a DICOM Part 10 file (no \"DICM\" at byte 128; " + std::to_string(bytes.size()) + " bytes)");
   }
-  if (auto problem = LengthCheck(bytes).run()) return fail(PlanError::Malformed, source + ": " + *problem);
+  if (auto problem = LengthCheck(bytes).run()) return refuse(PlanError::Malformed, *problem);
   DcmInputBufferStream stream;
   stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
   stream.setEos();
@@ -882,45 +892,50 @@ Result<Plan, PlanError> parsePlanDicom(std::span<const std::byte> bytes, std::st
     const std::string why =
         early ? "the file ends early, inside an element, item or sequence (truncated?): " + std::string(status.text())
               : std::string(status.text());
-    return fail(PlanError::Malformed, source + ": DICOM parse error at byte " + std::to_string(stream.tell()) + " of " +
-                                          std::to_string(bytes.size()) + ": " + why);
+    return refuse(PlanError::Malformed, "DICOM parse error at byte " + std::to_string(stream.tell()) + " of " +
+                                            std::to_string(bytes.size()) + ": " + why);
   }
   DcmDataset* dataset = file.getDataset();
-  if (dataset == nullptr) return fail(PlanError::Malformed, source + ": no DICOM dataset");
-  return readDataset(*dataset, source);
+  if (dataset == nullptr) return refuse(PlanError::Malformed, "no DICOM dataset");
+  return readDataset(*dataset, source, problems);
 }
 
-Result<Plan, PlanError> readPlanDicom(const std::filesystem::path& file) {
+Result<Plan, PlanError> readPlanDicom(const std::filesystem::path& file, std::vector<DicomProblem>* problems) {
   const std::string source = file.string();
+  const auto refuse = [&](const std::string& what) {
+    Problems one(source);
+    one.add(Where{}, what);
+    return one.failure(PlanError::Unreadable, problems);
+  };
   std::error_code ec;
   const std::uintmax_t size = std::filesystem::file_size(file, ec);
-  if (ec) return fail(PlanError::Unreadable, source + ": cannot read: " + ec.message());
+  if (ec) return refuse("cannot read: " + ec.message());
   if (size > kMaxDicomFileBytes) {
-    return fail(PlanError::Unreadable, source + ": " + std::to_string(size) + " bytes, more than the " +
-                                           std::to_string(kMaxDicomFileBytes) + " a plan may have");
+    return refuse(std::to_string(size) + " bytes, more than the " + std::to_string(kMaxDicomFileBytes) +
+                  " a plan may have");
   }
   std::ifstream in(file, std::ios::binary);
   std::vector<std::byte> bytes(size);
   if (!in || !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
-    return fail(PlanError::Unreadable, source + ": cannot read the file");
+    return refuse("cannot read the file");
   }
-  return parsePlanDicom(bytes, source);
+  return parsePlanDicom(bytes, source, problems);
 }
 
-Result<Plan, PlanError> readPlanFile(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return fail(PlanError::Unreadable, file.string() + ": cannot open");
-  std::array<char, 132> head{};
-  in.read(head.data(), head.size());
-  const auto got = static_cast<std::size_t>(in.gcount());
+bool isDicomFile(const std::filesystem::path& file) {
   std::string extension = file.extension().string();
   std::transform(extension.begin(), extension.end(), extension.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   // A .dcm name is DICOM whatever it holds, so that a broken one is reported as broken DICOM.
-  if (extension == ".dcm" || looksLikeDicom(std::as_bytes(std::span<const char>(head.data(), got)))) {
-    return readPlanDicom(file);
-  }
-  return readPlanJson(file);
+  if (extension == ".dcm") return true;
+  std::ifstream in(file, std::ios::binary);
+  std::array<char, 132> head{};
+  in.read(head.data(), head.size());
+  return looksLikeDicom(std::as_bytes(std::span<const char>(head.data(), static_cast<std::size_t>(in.gcount()))));
+}
+
+Result<Plan, PlanError> readPlanFile(const std::filesystem::path& file) {
+  return isDicomFile(file) ? readPlanDicom(file) : readPlanJson(file);
 }
 
 }  // namespace spotline::plan

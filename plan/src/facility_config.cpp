@@ -547,14 +547,6 @@ Facility readFacility(SchemaReader& r, const toml::table& root) {
       for (const auto& [name, node] : inFileOrder(*rooms)) readRoom(r, name, *node, ionNames, machines, f.rooms);
     }
   }
-  if (!f.rooms.empty()) {
-    f.scanFieldHalfWidth = Millimetres(kInf);
-    f.maxSpotsPerLayer = f.rooms.front().maxSpotsPerLayer;
-    for (const RoomModel& room : f.rooms) {
-      f.scanFieldHalfWidth = std::min({f.scanFieldHalfWidth, room.scanFieldHalfWidthX, room.scanFieldHalfWidthY});
-      f.maxSpotsPerLayer = std::min(f.maxSpotsPerLayer, room.maxSpotsPerLayer);
-    }
-  }
   return f;
 }
 

@@ -157,19 +157,20 @@ std::optional<std::string> checkSynthOptions(const SynthOptions& o, const Facili
   if (std::find(room->ions.begin(), room->ions.end(), o.ion) == room->ions.end()) {
     return "room " + room->name + " cannot receive " + ionName(o.ion);
   }
-  if (!room->rotating && o.gantryAngle != kFixedBeamGantryAngle.value()) {
+  if (!room->rotating && o.gantryAngle != room->fixedGantryAngle.value()) {
     return "room " + room->name + " is a fixed beam line: the gantry angle must be " +
-           num(kFixedBeamGantryAngle.value()) + ", got " + num(o.gantryAngle);
+           num(room->fixedGantryAngle.value()) + ", got " + num(o.gantryAngle);
   }
   const std::size_t perAxis = pointsPerAxis(o.targetSizeMm, o.spotSpacingMm);
   const double halfExtent = static_cast<double>(perAxis - 1) * o.spotSpacingMm / 2.0;
-  if (halfExtent > facility.scanFieldHalfWidth.value()) {
-    return "a " + num(o.targetSizeMm) + " mm target does not fit the scan field (+/-" +
-           num(facility.scanFieldHalfWidth.value()) + " mm)";
+  const double fieldHalf = std::min(room->scanFieldHalfWidthX.value(), room->scanFieldHalfWidthY.value());
+  if (halfExtent > fieldHalf) {
+    return "a " + num(o.targetSizeMm) + " mm target does not fit the scan field of room " + room->name + " (+/-" +
+           num(fieldHalf) + " mm)";
   }
-  if (perAxis * perAxis > facility.maxSpotsPerLayer) {
-    return std::to_string(perAxis * perAxis) + " spots per layer, more than the facility's " +
-           std::to_string(facility.maxSpotsPerLayer) + "; use a larger spacing";
+  if (perAxis * perAxis > room->maxSpotsPerLayer) {
+    return std::to_string(perAxis * perAxis) + " spots per layer, more than room " + room->name + "'s " +
+           std::to_string(room->maxSpotsPerLayer) + "; use a larger spacing";
   }
   if (perAxis * perAxis * perAxis * static_cast<std::size_t>(o.beams) > kMaxSpotsTotal) {
     return "more than " + std::to_string(kMaxSpotsTotal) + " spots; use a larger spacing";

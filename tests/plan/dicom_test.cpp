@@ -255,11 +255,35 @@ TEST(DicomRead, ReportsEveryProblemNotOnlyTheFirst) {
     ds.putAndInsertString(DCM_PatientID, "");
     beamItem(ds).putAndInsertString(DCM_PrimaryDosimeterUnit, "GY");
   });
-  auto r = parse(bytes);
+  std::vector<DicomProblem> problems;
+  auto r = parsePlanDicom(bytes, "test.dcm", &problems);
   ASSERT_FALSE(r);
   for (const char* expect : {"Modality is \"CT\"", "PatientID is missing", "PrimaryDosimeterUnit is \"GY\""}) {
     EXPECT_NE(r.error().message.find(expect), std::string::npos) << r.error().message;
   }
+  // The same problems, each with its place, for tools (validate --json).
+  EXPECT_EQ(problems,
+            (std::vector<DicomProblem>{{"", "Modality is \"CT\", expected RTPLAN"},
+                                       {"", "PatientID is missing or empty"},
+                                       {"beam 1 (\"Field 1\")", "PrimaryDosimeterUnit is \"GY\", expected MU or NP"}}));
+}
+
+TEST(DicomRead, ProblemsNameTheBeamControlPointAndSpot) {
+  const auto bytes = editDicom(dicomBytes(smallDicomPlan(kCarbon)), [](DcmDataset& ds) {
+    DcmItem* cp = nullptr;
+    beamItem(ds).findAndGetSequenceItem(DCM_IonControlPointSequence, cp, 2);
+    const Float32* w = nullptr;
+    unsigned long n = 0;
+    cp->findAndGetFloat32Array(DCM_ScanSpotMetersetWeights, w, &n);
+    std::vector<Float32> copy(w, w + n);
+    copy[6] = -1.0F;
+    cp->putAndInsertFloat32Array(DCM_ScanSpotMetersetWeights, copy.data(), n);
+  });
+  std::vector<DicomProblem> problems;
+  ASSERT_FALSE(parsePlanDicom(bytes, "test.dcm", &problems));
+  ASSERT_FALSE(problems.empty());
+  EXPECT_EQ(problems[0],
+            (DicomProblem{"beam 1 (\"Field 1\"), control point 2, spot 7", "ScanSpotMetersetWeights is -1, negative"}));
 }
 
 TEST(DicomRead, MissingAndOversizedFilesAreUnreadable) {

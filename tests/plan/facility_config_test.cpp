@@ -98,8 +98,6 @@ TEST(FacilityConfig, TheCheckedInFileLoadsWithTheDocumentedNumbers) {
     EXPECT_EQ(r.metersetToleranceFloor, 0.0) << r.name;
     EXPECT_EQ(r.monitorAgreement, 0.02) << r.name;
   }
-  EXPECT_EQ(f.scanFieldHalfWidth.value(), 100.0);
-  EXPECT_EQ(f.maxSpotsPerLayer, 20'000u);
 
   struct Expect {
     IonSpecies ion;
@@ -213,9 +211,6 @@ tolerances = { position_mm = 1.0, meterset_relative = 0.03, meterset_floor = 0.0
   EXPECT_EQ(f.rooms[1].name, "arc");
   EXPECT_EQ(f.rooms[1].allowedRangeShifters, std::vector<std::string>{"X"});
   EXPECT_EQ(f.roomForMachine("arc"), &f.rooms[1]);
-  // What every room meets: the smallest half width of any room and axis, the fewest spots.
-  EXPECT_EQ(f.scanFieldHalfWidth.value(), 80.0);
-  EXPECT_EQ(f.maxSpotsPerLayer, 500u);
 }
 
 struct BadCase {

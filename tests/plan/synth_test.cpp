@@ -299,5 +299,29 @@ TEST(Synth, RefusesOptionsThatMakeNoSense) {
   EXPECT_EQ(checkSynthOptions(SynthOptions{}, f), std::nullopt);
 }
 
+TEST(Synth, UsesTheLimitsOfTheRoomItsMachinePicks) {
+  Facility f = builtInFacility();
+  const auto room = [&f](std::string_view name) -> RoomModel& {
+    return *std::find_if(f.rooms.begin(), f.rooms.end(), [&](const RoomModel& r) { return r.name == name; });
+  };
+  room("fixed-1").fixedGantryAngle = Degrees(270.0);
+  RoomModel& g2 = room("gantry-2");
+  g2.scanFieldHalfWidthY = Millimetres(20.0);
+  g2.maxSpotsPerLayer = 100;
+  SynthOptions o;
+  o.machine = "FIXED1";
+  o.gantryAngle = 270.0;
+  EXPECT_EQ(checkSynthOptions(o, f), std::nullopt) << "this fixed line is horizontal the other way";
+  o.gantryAngle = 90.0;
+  EXPECT_NE(checkSynthOptions(o, f).value_or("").find("the gantry angle must be 270"), std::string::npos);
+  o = SynthOptions{};  // 60 mm cube, 3 mm: 21 x 21 = 441 spots per layer, +/-30 mm
+  EXPECT_EQ(checkSynthOptions(o, f), std::nullopt) << "gantry-1 keeps its own limits";
+  o.machine = "GANTRY2";
+  EXPECT_NE(checkSynthOptions(o, f).value_or("").find("scan field of room gantry-2 (+/-20 mm)"), std::string::npos);
+  o.targetSizeMm = 36.0;  // +/-18 mm fits; 13 x 13 = 169 spots per layer do not
+  EXPECT_NE(checkSynthOptions(o, f).value_or("").find("169 spots per layer, more than room gantry-2's 100"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace spotline::plan

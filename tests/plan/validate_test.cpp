@@ -599,8 +599,6 @@ TEST(Facility, BuiltInNumbers) {
   const std::vector<MeVPerNucleon> carbon = energyTable(*f.ion(kCarbon));
   EXPECT_EQ(carbon[1].value(), 86.36);
   EXPECT_EQ(carbon[85].value(), 200.45);
-  EXPECT_EQ(f.scanFieldHalfWidth.value(), 100.0);
-  EXPECT_EQ(f.maxSpotsPerLayer, 20'000u);
 }
 
 TEST(Facility, NearestTableEnergy) {

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "console.h"
 #include "spotline/plan/dicom.h"
@@ -26,29 +27,31 @@ struct PlanArgs {
   std::string facility;  // validate: facility model file; empty = the built-in config/facility.toml
 };
 
-// A read failure as validate --json reports it: one violation per problem the reader found.
-// Reader messages are "SOURCE: WHERE: WHAT" lines (WHERE is absent for file-level problems).
-nlohmann::json readFailureJson(const std::string& source, plan::PlanError code, const std::string& message) {
+nlohmann::json readProblem(const std::string& path, plan::PlanError code, const std::string& message) {
+  return {{"path", path},
+          {"rule", std::string(plan::toString(code))},
+          {"value", nullptr},
+          {"limit", nullptr},
+          {"message", message}};
+}
+
+// A plan the reader refuses, as validate --json reports it: one violation per problem. DICOM
+// problems come with their place (beam, control point, spot). The JSON reader's message lines are
+// "SOURCE: PATH: WHAT", PATH a JSON path (plan/README.md), which becomes the violation's path.
+nlohmann::json readFailureJson(const std::string& source, const Failure<plan::PlanError>& failure,
+                               const std::vector<plan::DicomProblem>& dicomProblems) {
   nlohmann::json violations = nlohmann::json::array();
-  std::size_t start = 0;
-  while (start <= message.size()) {
-    std::size_t end = message.find('\n', start);
-    if (end == std::string::npos) end = message.size();
-    std::string line = message.substr(start, end - start);
-    start = end + 1;
-    if (line.empty()) continue;
-    if (line.rfind(source + ": ", 0) == 0) line = line.substr(source.size() + 2);
-    std::string path;
-    if (auto colon = line.find(": ");
-        colon != std::string::npos && (line.rfind("beam ", 0) == 0 || line.rfind("fraction group", 0) == 0 ||
-                                       line.rfind("IonBeamSequence", 0) == 0 || line.find('[') < colon)) {
-      path = line.substr(0, colon);
+  if (!dicomProblems.empty()) {
+    for (const auto& p : dicomProblems) {
+      violations.push_back(readProblem(p.where, failure.code, p.where.empty() ? p.what : p.where + ": " + p.what));
     }
-    violations.push_back({{"path", path},
-                          {"rule", std::string(plan::toString(code))},
-                          {"value", nullptr},
-                          {"limit", nullptr},
-                          {"message", line}});
+  } else {
+    std::istringstream lines(failure.message);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind(source + ": ", 0) == 0) line = line.substr(source.size() + 2);
+      const auto colon = line.find(": ");
+      violations.push_back(readProblem(colon == std::string::npos ? "" : line.substr(0, colon), failure.code, line));
+    }
   }
   return {{"valid", false}, {"violations", violations}};
 }
@@ -73,9 +76,10 @@ int validate(const PlanArgs& a) {
     if (!loaded) return complain("spotline plan validate", "--facility: " + loaded.error().message, kExitBadInput);
     facility = std::move(loaded).value();
   }
-  auto p = plan::readPlanFile(a.file);
+  std::vector<plan::DicomProblem> problems;
+  auto p = plan::isDicomFile(a.file) ? plan::readPlanDicom(a.file, &problems) : plan::readPlanJson(a.file);
   if (!p) {
-    if (a.json) printJson(readFailureJson(a.file, p.error().code, p.error().message));
+    if (a.json) printJson(readFailureJson(a.file, p.error(), problems));
     return complain("spotline plan validate", p.error().message, kExitBadInput);
   }
   auto violations = plan::validatePlan(p.value(), facility);

@@ -26,11 +26,25 @@ inline constexpr std::string_view kRtIonPlanSopClass = "1.2.840.10008.5.1.4.1.1.
 // Reader limit on the file size (a 100,000-spot plan is about 2 MB).
 inline constexpr std::uintmax_t kMaxDicomFileBytes = 256u * 1024u * 1024u;
 
-// Reads and checks an RT Ion Plan file; the path is the source named in messages.
-Result<Plan, PlanError> readPlanDicom(const std::filesystem::path& file);
+// One problem the reader found. `where` is the place in people's terms, e.g.
+// `beam 2 ("Field 2"), control point 6, spot 18` or `fraction group 1`; empty for the file as a
+// whole. The failure's message holds the same, one `SOURCE: WHERE: WHAT` line per problem.
+struct DicomProblem {
+  std::string where;
+  std::string what;
+  bool operator==(const DicomProblem&) const = default;
+};
 
-// The same from bytes in memory (a Part 10 file, with or without the 128-byte preamble).
-Result<Plan, PlanError> parsePlanDicom(std::span<const std::byte> bytes, std::string_view sourceName);
+// Reads and checks an RT Ion Plan file; the path is the source named in messages. On failure,
+// `problems` (when given) receives every problem found (at most kMaxReportedErrors).
+Result<Plan, PlanError> readPlanDicom(const std::filesystem::path& file, std::vector<DicomProblem>* problems = nullptr);
+
+// The same from bytes in memory (a DICOM Part 10 file).
+Result<Plan, PlanError> parsePlanDicom(std::span<const std::byte> bytes, std::string_view sourceName,
+                                       std::vector<DicomProblem>* problems = nullptr);
+
+// True for a path readPlanFile reads as DICOM: a `.dcm` name, or "DICM" at byte 128.
+bool isDicomFile(const std::filesystem::path& file);
 
 struct DicomWriteOptions {
   // Explicit VR Little Endian by default; Implicit VR Little Endian when false.
@@ -57,7 +71,7 @@ Result<bool, PlanError> writePlanDicom(const Plan& plan, const std::filesystem::
 // True when the bytes look like DICOM Part 10 ("DICM" at offset 128).
 bool looksLikeDicom(std::span<const std::byte> bytes);
 
-// Reads a plan file of either format: DICOM when it looks like DICOM, else native JSON.
+// Reads a plan file of either format: DICOM when isDicomFile, else native JSON.
 Result<Plan, PlanError> readPlanFile(const std::filesystem::path& file);
 
 }  // namespace spotline::plan

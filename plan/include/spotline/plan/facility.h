@@ -60,10 +60,6 @@ struct IonModel {
 struct Facility {
   std::vector<RoomModel> rooms;  // in the order of the config file
   std::vector<IonModel> ions;    // in the order of the config file
-  // The limits every room meets (the smallest over the rooms), for callers that do not know the
-  // room yet. Validation uses the room's own limits.
-  Millimetres scanFieldHalfWidth{100.0};  // min over rooms of min(x, y) half width
-  std::size_t maxSpotsPerLayer = 20000;   // min over rooms
 
   const RoomModel* room(std::string_view name) const;
   const IonModel* ion(const IonSpecies& species) const;
