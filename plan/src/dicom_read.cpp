@@ -715,21 +715,44 @@ class LengthCheck {
 
   // nullopt when the structure holds, else what is wrong and where.
   std::optional<std::string> run() {
+    // File meta information (PS3.10 7.1): Explicit VR Little Endian, starting with its group
+    // length (0002,0000) UL, which bounds it, and naming the dataset's transfer syntax. DCMTK
+    // guesses (big endian included) when these are missing or wrong; the reader does not, so
+    // that this check and DCMTK always agree on how the dataset is encoded.
     std::size_t pos = 132;
-    // File meta information: group 0002, always Explicit VR Little Endian.
+    if (b_.size() - pos < 12) return std::string("the file ends early, before its file meta information (truncated?)");
+    if (u16(pos) != 0x0002 || u16(pos + 2) != 0x0000 || text(pos + 4, 2) != "UL" || u16(pos + 6) != 4) {
+      return std::string("the file meta information does not begin with its group length (0002,0000) UL at byte 132");
+    }
+    const std::uint32_t metaLength = u32(pos + 8);
+    pos += 12;
+    if (metaLength > b_.size() - pos) {
+      return "the file meta information group length " + std::to_string(metaLength) + " is more than the " +
+             std::to_string(b_.size() - pos) + " bytes left (the file ends early: truncated?)";
+    }
+    const std::size_t metaEnd = pos + metaLength;
     std::string syntax;
-    while (pos + 4 <= b_.size() && u16(pos) == 0x0002) {
+    while (pos < metaEnd) {
       const std::size_t start = pos;
-      if (!element(pos, b_.size(), true, 0)) return error_;
+      if (metaEnd - pos < 4 || u16(pos) != 0x0002) {
+        return "element at byte " + std::to_string(pos) +
+               " lies inside the file meta information's group length but is not in group 0002";
+      }
+      if (!element(pos, metaEnd, true, 0)) return "in the file meta information: " + error_;
       if (u16(start + 2) == 0x0010) {
         syntax = text(valueStart_, valueLength_);
         while (!syntax.empty() && (syntax.back() == '\0' || syntax.back() == ' ')) syntax.pop_back();  // UI padding
       }
     }
+    if (pos + 4 <= b_.size() && u16(pos) == 0x0002) {
+      return "element " + tagName(0x0002, u16(pos + 2)) + " at byte " + std::to_string(pos) +
+             " belongs to the file meta information but lies beyond its group length " + std::to_string(metaLength);
+    }
+    if (syntax.empty()) return std::string("the file meta information has no TransferSyntaxUID (0002,0010)");
     bool explicitVr = true;
     if (syntax == "1.2.840.10008.1.2") {
       explicitVr = false;
-    } else if (!syntax.empty() && syntax != "1.2.840.10008.1.2.1") {
+    } else if (syntax != "1.2.840.10008.1.2.1") {
       return "transfer syntax " + syntax +
              " is not supported: RT Ion Plans are read in Implicit or Explicit VR Little Endian";
     }

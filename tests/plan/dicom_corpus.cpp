@@ -78,6 +78,12 @@ std::size_t findTag(std::span<const std::byte> bytes, std::uint16_t group, std::
   throw std::runtime_error("test corpus: tag not found");
 }
 
+std::uint32_t readU32(const std::vector<std::byte>& bytes, std::size_t at) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | std::to_integer<std::uint32_t>(bytes[at + static_cast<std::size_t>(i)]);
+  return v;
+}
+
 void putU32(std::vector<std::byte>& bytes, std::size_t at, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) bytes[at + static_cast<std::size_t>(i)] = std::byte((v >> (8 * i)) & 0xff);
 }
@@ -172,7 +178,7 @@ std::vector<MalformedCase> malformedCorpus() {
       x ^= x << 17;
       bytes.push_back(std::byte(x & 0xff));
     }
-    corpus.push_back({"garbage-after-preamble", bytes, "declares"});
+    corpus.push_back({"garbage-after-preamble", bytes, "does not begin with its group length"});
   }
   {
     // IonBeamSequence (300A,03A2), explicit VR "SQ": 2 reserved bytes, then a 4-byte length.
@@ -197,6 +203,20 @@ std::vector<MalformedCase> malformedCorpus() {
     if (at == std::string_view::npos) throw std::runtime_error("test corpus: transfer syntax not found");
     bytes[at + from.size() - 1] = std::byte{'2'};
     corpus.push_back({"big-endian-transfer-syntax", bytes, "transfer syntax 1.2.840.10008.1.2.2 is not supported"});
+  }
+
+  {
+    // File meta information that does not bound itself: DCMTK would guess the encoding.
+    std::vector<std::byte> bytes = valid;
+    bytes[132] = std::byte{0x02};
+    bytes[133] = std::byte{0x01};  // (0102,0000): not the group length
+    corpus.push_back({"meta-without-group-length", bytes, "does not begin with its group length (0002,0000)"});
+    bytes = valid;
+    putU32(bytes, 140, readU32(bytes, 140) - 8);  // group length short of the last meta element
+    corpus.push_back({"meta-group-length-short", bytes, "file meta information"});
+    bytes = valid;
+    putU32(bytes, 140, 0x7ffffff0u);
+    corpus.push_back({"meta-group-length-huge", bytes, "file meta information group length 2147483632"});
   }
 
   // Well-formed DICOM that is not an RT Ion Plan.
