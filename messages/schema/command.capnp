@@ -10,11 +10,18 @@ struct StartFraction {
   fractionNumber @3 :UInt16;
   seed @4 :UInt64;
   patientId @5 :Text;
+  resumeFractionId @6 :Text;    # continue this interrupted fraction (empty: a new fraction)
+  faults @7 :List(Text);        # injected faults, KIND@WHERE (tests and training)
+  priority @8 :Int8;            # beam allocation among rooms: higher first (ageing prevents starvation)
 }
 
 struct PauseFraction { fractionId @0 :Text; }
 struct ResumeFraction { fractionId @0 :Text; }
-struct AbortFraction { fractionId @0 :Text; reason @1 :Text; }
+struct AbortFraction {
+  fractionId @0 :Text;
+  reason @1 :Text;
+  interrupt @2 :Bool;   # close a held fraction as interrupted (resumable), not aborted
+}
 
 # A service (qa) asks delivery to hold the beam.
 struct HoldRequest {

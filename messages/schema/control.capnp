@@ -34,12 +34,21 @@ struct VerifyBeamOn {
   patientId @4 :Text;
   fractionNumber @5 :UInt16;
   ion @6 :Plan.IonSpecies;
+  resume @7 :Bool;           # continue an interrupted fraction
 }
 
 struct VerifyReply {
   permitted @0 :Bool;
   reason @1 :Text;
   resumeFrom @2 :UInt64;     # next stream sequence rv expects for this fraction (1 for a new one)
+  resumeBeam @3 :UInt32;     # a resume: the first spot not fully journaled (beam number, layer, spot)
+  resumeLayer @4 :UInt32;
+  resumeSpot @5 :UInt32;
+  resumeSpotDelivered @6 :Float64;  # journaled for that spot already
+  resumeAfterSpot @7 :Bool;  # the journaled spot was complete: resume at the one after it
+  spotsRecorded @8 :UInt32;  # spots completed so far
+  metersetRecorded @9 :Float64;
+  sessions @10 :UInt32;      # delivery sessions so far
 }
 
 struct FractionQuery {

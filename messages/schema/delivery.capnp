@@ -17,6 +17,7 @@ enum HoldReason {
   spotOvershoot @5;
   heartbeatLost @6;
   doorOpen @7;
+  spillAborted @8;         # the accelerator lost the spill
 }
 
 struct FractionStarted {
@@ -31,6 +32,14 @@ struct FractionStarted {
   layersPlanned @8 :UInt32;
   metersetPlanned @9 :Float64;
   metersetUnit @10 :Plan.MetersetUnit;
+  priority @11 :Int8;
+  resumed @12 :Bool;                 # continues an interrupted fraction (a new delivery session)
+  resumeBeam @13 :UInt32;            # where: beam number, layer index, spot index
+  resumeLayer @14 :UInt32;
+  resumeSpot @15 :UInt32;
+  resumeSpotDelivered @16 :Float64;  # already delivered on that spot, plan's unit
+  priorSpots @17 :UInt32;            # spots completed in earlier sessions
+  priorMeterset @18 :Float64;
 }
 
 struct LayerStarted {
@@ -40,6 +49,7 @@ struct LayerStarted {
   energyMevPerU @3 :Float64;
   spots @4 :UInt32;
   spill @5 :UInt32;
+  intensity @6 :Float64;     # extraction intensity level, particles per second
 }
 
 struct SpotDelivered {
@@ -57,6 +67,8 @@ struct SpotDelivered {
   energyMevPerU @11 :Float64;
   spill @12 :UInt32;
   metersetUnit @13 :Plan.MetersetUnit;
+  target @14 :Float64;       # what this record aimed for: planned less earlier records of the spot
+  partial @15 :Bool;         # a hold cut the spot; the rest follows on resume
 }
 
 struct LayerCompleted {
@@ -70,6 +82,8 @@ struct WaitingForBeam {
   fractionId @0 :Text;
   nextSpill @1 :UInt32;
   waitSeconds @2 :Float64;   # simulated
+  spillsToOtherRooms @3 :UInt32;
+  lastOtherRoom @4 :Text;
 }
 
 struct BeamHold {
@@ -81,6 +95,8 @@ struct BeamHold {
   value @5 :Float64;
   limit @6 :Float64;
   detail @7 :Text;
+  requestedSimNs @8 :Int64;  # the hold was requested (simulated time)
+  beamOffSimNs @9 :Int64;    # the beam was off
 }
 
 struct BeamResumed {

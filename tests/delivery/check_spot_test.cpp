@@ -16,6 +16,7 @@ SpotDelivered nominalSpot() {
                        10'000.0,
                        10'000.0,
                        10'000.0,
+                       10'000.0,
                        Millimetres(10),
                        Millimetres(-20),
                        Millimetres(10),
@@ -23,7 +24,8 @@ SpotDelivered nominalSpot() {
                        MeVPerNucleon(200),
                        1,
                        SimDuration{0},
-                       SimDuration{1000}};
+                       SimDuration{1000},
+                       false};
 }
 
 TEST(CheckSpot, NominalSpotHasNoFinding) {
@@ -111,6 +113,7 @@ TEST(CheckSpot, NaNReadingsAreFindings) {
   const plan::RoomModel room;
   SpotDelivered nominal{};
   nominal.planned = 10000.0;
+  nominal.target = 10000.0;
   nominal.delivered = 10000.0;
   nominal.secondary = 10000.0;
   ASSERT_FALSE(checkSpot(nominal, room).has_value());
@@ -128,6 +131,21 @@ TEST(CheckSpot, NaNReadingsAreFindings) {
   auto withPrimary = nominal;
   withPrimary.delivered = std::nan("");
   EXPECT_TRUE(checkSpot(withPrimary, room).has_value());
+}
+
+TEST(CheckSpot, ResumedRecordIsJudgedAgainstWhatRemainedWithTheWholeSpotsAllowance) {
+  const plan::RoomModel room;  // 3 %
+  SpotDelivered s = nominalSpot();
+  s.target = 2'000.0;  // 8,000 of the 10,000 were delivered before the hold
+  s.delivered = 2'250.0;
+  s.secondary = 2'250.0;
+  EXPECT_FALSE(checkSpot(s, room).has_value());  // 250 over, allowance 300 of the whole spot
+  s.delivered = s.secondary = 2'350.0;
+  auto f = checkSpot(s, room);
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->reason, InterlockReason::SpotOvershoot);
+  EXPECT_DOUBLE_EQ(f->value, 350.0);
+  EXPECT_DOUBLE_EQ(f->limit, 300.0);
 }
 
 }  // namespace

@@ -54,11 +54,14 @@ inline plan::Plan carbonPlan(std::size_t beams, std::size_t layers, std::size_t 
   return p;
 }
 
-// Every event until FractionCompleted (included). Stops after maxSteps to keep a bug from hanging.
+// Every event until FractionCompleted (included). Stops after maxSteps to keep a bug from hanging,
+// and when the simulator is held (it returns nothing until resumed).
 inline std::vector<SimEvent> runToEnd(FractionSimulator& sim, std::size_t maxSteps = 10'000'000) {
   std::vector<SimEvent> events;
   for (std::size_t i = 0; i < maxSteps; ++i) {
-    events.push_back(sim.step());
+    auto ev = sim.step();
+    if (!ev) break;
+    events.push_back(std::move(*ev));
     if (std::holds_alternative<FractionCompleted>(events.back())) break;
   }
   return events;
@@ -80,20 +83,25 @@ inline std::string describe(const SimEvent& event) {
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, LayerStarted>) {
-          std::snprintf(buf, sizeof buf, "L+ %u %u %u %a %u %lld", e.beamIndex, e.layerIndex, e.beam.value(),
-                        e.energy.value(), e.spots, static_cast<long long>(e.at.count()));
+          std::snprintf(buf, sizeof buf, "L+ %u %u %u %a %u %u %a %lld", e.beamIndex, e.layerIndex, e.beam.value(),
+                        e.energy.value(), e.spots, e.spill, e.intensity, static_cast<long long>(e.at.count()));
         } else if constexpr (std::is_same_v<T, SpotDelivered>) {
-          std::snprintf(buf, sizeof buf, "S %u %u %u %u %a %a %a %a %a %a %a %a %u %lld %lld", e.beamIndex,
-                        e.layerIndex, e.spotIndex, e.beam.value(), e.planned, e.delivered, e.secondary,
+          std::snprintf(buf, sizeof buf, "S %u %u %u %u %a %a %a %a %a %a %a %a %a %u %lld %lld%s", e.beamIndex,
+                        e.layerIndex, e.spotIndex, e.beam.value(), e.planned, e.target, e.delivered, e.secondary,
                         e.xPlanned.value(), e.yPlanned.value(), e.xMeasured.value(), e.yMeasured.value(),
                         e.energy.value(), e.spill, static_cast<long long>(e.start.count()),
-                        static_cast<long long>(e.end.count()));
+                        static_cast<long long>(e.end.count()), e.partial ? " partial" : "");
         } else if constexpr (std::is_same_v<T, LayerCompleted>) {
           std::snprintf(buf, sizeof buf, "L- %u %u %u %a %lld", e.beamIndex, e.layerIndex, e.beam.value(), e.meterset,
                         static_cast<long long>(e.at.count()));
         } else if constexpr (std::is_same_v<T, WaitingForSpill>) {
-          std::snprintf(buf, sizeof buf, "W %u %lld %lld", e.nextSpill, static_cast<long long>(e.from.count()),
-                        static_cast<long long>(e.until.count()));
+          std::snprintf(buf, sizeof buf, "W %u %lld %lld %u %s", e.nextSpill, static_cast<long long>(e.from.count()),
+                        static_cast<long long>(e.until.count()), e.spillsToOtherRooms, e.lastOtherRoom.c_str());
+        } else if constexpr (std::is_same_v<T, BeamHeld>) {
+          std::snprintf(buf, sizeof buf, "H %s %lld %lld", std::string(toString(e.cause)).c_str(),
+                        static_cast<long long>(e.requestedAt.count()), static_cast<long long>(e.at.count()));
+        } else if constexpr (std::is_same_v<T, FaultTriggered>) {
+          std::snprintf(buf, sizeof buf, "X %s %lld", e.spec.c_str(), static_cast<long long>(e.at.count()));
         } else {
           std::snprintf(buf, sizeof buf, "F %lld", static_cast<long long>(e.at.count()));
         }

@@ -68,6 +68,16 @@ TEST(DoseAccumulator, RepaintedSpotAccumulates) {
   EXPECT_DOUBLE_EQ(d.fraction().delivered, 120.5);
 }
 
+TEST(DoseAccumulator, SpotCutByAHoldIsPlannedAndCountedOnce) {
+  DoseAccumulator d;
+  d.spot(1, 0, 3, 100.0, 37.5, true);  // cut by a hold
+  d.spot(1, 0, 3, 100.0, 62.6);        // the rest, after resume
+  EXPECT_DOUBLE_EQ(d.spotDelivered(1, 0, 3), 100.1);
+  EXPECT_EQ(d.layer(1, 0).spots, 1u);
+  EXPECT_DOUBLE_EQ(d.layer(1, 0).planned, 100.0);
+  EXPECT_DOUBLE_EQ(d.fraction().delivered, 100.1);
+}
+
 TEST(DoseAccumulator, TotalsAgreeAcrossLevels) {
   DoseAccumulator d;
   double planned = 0, delivered = 0;

@@ -27,6 +27,8 @@ plan::RoomModel room() {
 
 struct SpotValues {
   double planned = 1000.0;
+  double target = -1.0;  // < 0: the planned meterset
+  bool partial = false;
   double delivered = 1000.0;
   double secondary = 1000.0;
   double xPlanned = 10.0, yPlanned = -20.0;
@@ -38,6 +40,8 @@ std::vector<QaFinding> check(const SpotValues& v, const plan::RoomModel& r = roo
   auto s = b.initRoot<wire::SpotDelivered>();
   s.setFractionId("F");
   s.setPlanned(v.planned);
+  s.setTarget(v.target < 0 ? v.planned : v.target);
+  s.setPartial(v.partial);
   s.setDelivered(v.delivered);
   s.setSecondary(v.secondary);
   s.setXPlannedMm(v.xPlanned);
@@ -117,6 +121,18 @@ TEST(QaCheckSpot, MetersetFloorAppliesToSmallSpots) {
   ASSERT_EQ(g.size(), 1u);
   EXPECT_EQ(g[0].limit, 2.0);
   EXPECT_TRUE(check({.planned = 8.0, .delivered = 10.0, .secondary = 10.0}, noFloor).empty());
+}
+
+TEST(QaCheckSpot, ResumedAndCutRecordsAreJudgedAgainstTheirTarget) {
+  // 1000 planned, 600 delivered before a hold: the rest aims for 400, allowance 250 of the spot.
+  SpotValues rest{.planned = 1000.0, .target = 400.0, .delivered = 420.0, .secondary = 420.0};
+  EXPECT_FALSE(has(check(rest), wire::QaCheck::SPOT_METERSET));
+  rest.delivered = rest.secondary = 660.0;
+  ASSERT_TRUE(has(check(rest), wire::QaCheck::SPOT_METERSET));
+  EXPECT_DOUBLE_EQ(find(check(rest), wire::QaCheck::SPOT_METERSET)->value, 260.0);
+  // A record cut by a hold is short by design.
+  SpotValues cut{.planned = 1000.0, .partial = true, .delivered = 100.0, .secondary = 100.0};
+  EXPECT_FALSE(has(check(cut), wire::QaCheck::SPOT_METERSET));
 }
 
 TEST(QaCheckSpot, MonitorAgreementAtAndBeyond) {

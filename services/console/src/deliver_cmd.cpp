@@ -1,9 +1,12 @@
 // spotline deliver PLAN --room ROOM [--fraction N] [--journal DIR] [--seed S] [--facility DIR] [--json]
+//                 [--resume FRACTION_ID] [--fault KIND@WHERE ...] [--realtime] [--priority P]
 
+#include <charconv>
 #include <iostream>
 
 #include "session.h"
 #include "spotline/bus/endpoints.h"
+#include "spotline/delivery/faults.h"
 #include "spotline/monitoring/logging.h"
 #include "spotline/runtime/embedded.h"
 
@@ -16,9 +19,16 @@ struct DeliverArgs {
   std::string journal = "spotline-out/journal";
   std::string facility;
   bool json = false;
+  bool realtime = false;
 };
 
-void printHuman(const JobOutcome& o) {
+std::string resumeCommand(const DeliverArgs& a, const std::string& fractionId) {
+  std::string cmd = "spotline deliver " + a.job.planFile + " --room " + a.job.room + " --resume " + fractionId;
+  if (a.facility.empty()) cmd += " --journal " + a.journal;
+  return cmd;
+}
+
+void printHuman(const DeliverArgs& a, const JobOutcome& o) {
   const auto& r = o.report;
   std::cout << "fraction " << (r.fractionId.empty() ? "-" : r.fractionId) << " room " << r.room << ": " << r.status
             << "\n";
@@ -28,16 +38,42 @@ void printHuman(const JobOutcome& o) {
   std::cout << "  spots delivered " << r.spotsDelivered << "/" << r.spotsPlanned << ", recorded by rv "
             << r.spotsRecorded << "\n"
             << "  meterset " << r.metersetDelivered << "/" << r.metersetPlanned << " " << r.metersetUnit << ", layers "
-            << r.layersCompleted << "/" << r.layersPlanned << ", simulated " << r.simulatedSeconds << " s\n";
+            << r.layersCompleted << "/" << r.layersPlanned << ", simulated " << r.simulatedSeconds << " s"
+            << (r.resumed ? " (this session; resumed)" : "") << "\n"
+            << "  waited for beam " << r.beamWaitSeconds << " s over " << r.spillWaits << " spills";
+  if (r.spillsToOthers > 0) std::cout << " (" << r.spillsToOthers << " spills went to other rooms)";
+  std::cout << "\n";
+  if (r.partialSpots > 0) std::cout << "  spots cut by a hold: " << r.partialSpots << "\n";
   for (const auto& i : r.interlocks) {
     std::cout << "  interlock " << i.reason << " at beam " << i.beam << " layer " << i.layer << " spot " << i.spot
               << ": value " << i.value << ", limit " << i.limit << " (" << i.detail << ")\n";
   }
   if (!o.error.empty()) std::cout << "  " << o.error << "\n";
+  if (r.status == "interrupted") std::cout << "  resume with: " << resumeCommand(a, r.fractionId) << "\n";
 }
 
 int deliver(DeliverArgs a) {
   if (auto problem = prepareJob(a.job)) return complain("spotline deliver", *problem, kExitBadInput);
+  if (a.realtime && !a.facility.empty()) {
+    return complain("spotline deliver", "--realtime applies to the embedded facility, not to --facility",
+                    kExitBadInput);
+  }
+  if (auto faults = delivery::parseFaults(a.job.start.faults); !faults) {
+    return complain("spotline deliver", "--fault: " + faults.error().message, kExitBadInput);
+  }
+  if (!a.job.start.resumeFractionId.empty()) {
+    // A fraction id is F<number>-<plan hash prefix>: the number comes with it.
+    const auto& id = a.job.start.resumeFractionId;
+    auto dash = id.find('-');
+    int number = 0;
+    if (id.size() < 3 || id[0] != 'F' || dash == std::string::npos ||
+        std::from_chars(id.data() + 1, id.data() + dash, number).ptr != id.data() + dash || number < 1 ||
+        number > 999) {
+      return complain("spotline deliver", "--resume: '" + id + "' is not a fraction id (F<number>-<hash>)",
+                      kExitBadInput);
+    }
+    a.job.fraction = static_cast<std::uint16_t>(number);
+  }
   zmq::context_t zmq(1);
   SteadyClock clock;
   std::unique_ptr<runtime::EmbeddedFacility> embedded;
@@ -49,7 +85,9 @@ int deliver(DeliverArgs a) {
         (journal.has_parent_path() ? journal.parent_path() : std::filesystem::path(".")) / "logs" / "spotline.log";
     log =
         monitoring::makeLogger("spotline", monitoring::LogOptions{.file = logFile, .consoleLevel = spdlog::level::err});
-    auto started = runtime::EmbeddedFacility::start(zmq, log, clock, runtime::EmbeddedOptions{.journalDir = journal});
+    runtime::EmbeddedOptions options{.journalDir = journal};
+    options.delivery.realtime = a.realtime;
+    auto started = runtime::EmbeddedFacility::start(zmq, log, clock, std::move(options));
     if (!started) {
       return complain("spotline deliver", "--journal " + a.journal + ": " + started.error().message, kExitIntegrity);
     }
@@ -68,9 +106,11 @@ int deliver(DeliverArgs a) {
   if (a.json) {
     auto j = outcomeJson(outcomes.front());
     if (a.facility.empty()) j["journal"] = a.journal;
+    if (outcomes.front().report.status == "interrupted")
+      j["resume_with"] = resumeCommand(a, outcomes.front().report.fractionId);
     printJson(j);
   } else {
-    printHuman(outcomes.front());
+    printHuman(a, outcomes.front());
   }
   return outcomes.front().exitCode;
 }
@@ -80,7 +120,7 @@ int deliver(DeliverArgs a) {
 void addDeliverCommand(CLI::App& app, Action& action) {
   auto args = std::make_shared<DeliverArgs>();
   auto* cmd = app.add_subcommand("deliver", "Deliver one fraction of a plan in a room (embedded unless --facility)");
-  cmd->add_option("PLAN", args->job.planFile, "plan file (Spotline JSON)")->required();
+  cmd->add_option("PLAN", args->job.planFile, "plan file (DICOM RT Ion Plan or Spotline JSON)")->required();
   cmd->add_option("--room", args->job.room, "gantry-1, gantry-2 or fixed-1")->required();
   cmd->add_option("--fraction", args->job.fraction, "fraction number")
       ->capture_default_str()
@@ -90,6 +130,16 @@ void addDeliverCommand(CLI::App& app, Action& action) {
   cmd->add_option("--facility", args->facility,
                   "directory of a running multi-process facility ('spotline facility up')");
   cmd->add_flag("--json", args->json, "print the fraction report as JSON");
+  cmd->add_option("--resume", args->job.start.resumeFractionId,
+                  "continue this interrupted fraction where rv's journal says it stopped");
+  cmd->add_option("--fault", args->job.start.faults,
+                  "inject a fault, KIND@WHERE (repeatable): position-drift@layer=N, monitor2-fail@spot=N, "
+                  "overshoot@spot=N, spill-abort@spill=N, door-open@t=30s, kill-rv@spot=N, kill-dose@spot=N, "
+                  "kill-qa@spot=N");
+  cmd->add_flag("--realtime", args->realtime, "pace the simulated machine to the wall clock (embedded)");
+  cmd->add_option("--priority", args->job.start.priority, "beam allocation priority among rooms")
+      ->capture_default_str()
+      ->check(CLI::Range(-100, 100));
   cmd->callback([&action, args] { action = [args] { return deliver(*args); }; });
 }
 

@@ -30,10 +30,13 @@ void drawProgress(const std::map<std::string, runtime::FractionReport>& reports)
   std::string line;
   for (const auto& [id, r] : reports) {
     double pct = r.spotsPlanned ? 100.0 * r.spotsDelivered / r.spotsPlanned : 0.0;
-    char buf[160];
+    std::string state = r.status;
+    if (state.empty() && r.held) state = "HELD";
+    if (state.empty() && !r.waitingFor.empty()) state = "waiting for beam (" + r.waitingFor + ")";
+    char buf[200];
     std::snprintf(buf, sizeof buf, "  %s %5.1f%% layer %u/%u spots %u/%u%s",
                   r.room.empty() ? id.c_str() : r.room.c_str(), pct, r.layersCompleted, r.layersPlanned,
-                  r.spotsDelivered, r.spotsPlanned, r.status.empty() ? "" : (" " + r.status).c_str());
+                  r.spotsDelivered, r.spotsPlanned, state.empty() ? "" : (" " + state).c_str());
     line += buf;
   }
   std::fprintf(stderr, "\r%s   ", line.c_str());
@@ -59,7 +62,8 @@ std::vector<JobOutcome> runJobs(runtime::ConsoleClient& client, const std::vecto
       o.exitCode = loaded.violations.empty() ? kExitInternal : kExitBadInput;
       continue;
     }
-    auto fid = client.startFraction(jobs[i].plan, loaded.contentHash, jobs[i].room, jobs[i].fraction, jobs[i].seed);
+    auto fid = client.startFraction(jobs[i].plan, loaded.contentHash, jobs[i].room, jobs[i].fraction, jobs[i].seed,
+                                    jobs[i].start);
     if (!fid) {
       o.report.status = "refused";
       o.report.refusal = fid.error().message;
@@ -117,6 +121,10 @@ nlohmann::json outcomeJson(const JobOutcome& o) {
                    {"meterset_unit", r.metersetUnit},
                    {"interlocks", interlocks},
                    {"spill_waits", r.spillWaits},
+                   {"beam_wait_s", r.beamWaitSeconds},
+                   {"spills_to_other_rooms", r.spillsToOthers},
+                   {"partial_spots", r.partialSpots},
+                   {"resumed", r.resumed},
                    {"simulated_duration_s", r.simulatedSeconds}};
   if (!r.refusal.empty()) j["refusal"] = r.refusal;
   if (!o.error.empty()) j["error"] = o.error;

@@ -17,6 +17,7 @@ struct Job {
   std::string room;
   std::uint16_t fraction = 1;
   std::uint64_t seed = 1;
+  runtime::StartOptions start;  // resume, faults, priority
 };
 
 struct JobOutcome {

@@ -61,8 +61,12 @@ LoadResult ConsoleClient::loadPlan(const plan::Plan& p) {
 
 Result<std::string, ClientError> ConsoleClient::startFraction(const plan::Plan& p, const std::string& contentHash,
                                                               const std::string& room, std::uint16_t fractionNumber,
-                                                              std::uint64_t seed) {
+                                                              std::uint64_t seed, const StartOptions& options) {
   auto s = delivery_.begin().initStartFraction();
+  s.setResumeFractionId(options.resumeFractionId);
+  s.setPriority(static_cast<std::int8_t>(std::clamp(options.priority, -100, 100)));
+  auto faults = s.initFaults(static_cast<unsigned>(options.faults.size()));
+  for (unsigned i = 0; i < options.faults.size(); ++i) faults.set(i, options.faults[i]);
   s.setPlanUid(p.uid.value());
   s.setContentHash(contentHash);
   s.setRoom(room);
@@ -79,7 +83,7 @@ Result<std::string, ClientError> ConsoleClient::startFraction(const plan::Plan& 
 }
 
 Result<bool, ClientError> ConsoleClient::command(const std::string& fractionId, wire::Message::Body::Which kind,
-                                                 const std::string& reason) {
+                                                 const std::string& reason, bool interrupt) {
   auto body = delivery_.begin();
   using W = wire::Message::Body::Which;
   switch (kind) {
@@ -89,6 +93,7 @@ Result<bool, ClientError> ConsoleClient::command(const std::string& fractionId, 
       auto a = body.initAbortFraction();
       a.setFractionId(fractionId);
       a.setReason(reason);
+      a.setInterrupt(interrupt);
       break;
     }
     default: return fail(ClientError::Protocol, "not a fraction command");
@@ -100,10 +105,10 @@ Result<bool, ClientError> ConsoleClient::command(const std::string& fractionId, 
   return true;
 }
 
-void ConsoleClient::apply(const messages::Decoded& msg, std::map<std::string, FractionReport>& reports) {
+std::string ConsoleClient::apply(const messages::Decoded& msg, std::map<std::string, FractionReport>& reports) {
   auto body = msg.body();
   auto it = reports.find(std::string(messages::fractionIdOf(body)));
-  if (it == reports.end()) return;
+  if (it == reports.end()) return {};
   auto& r = it->second;
   using W = wire::Message::Body::Which;
   switch (body.which()) {
@@ -115,21 +120,43 @@ void ConsoleClient::apply(const messages::Decoded& msg, std::map<std::string, Fr
       r.layersPlanned = f.getLayersPlanned();
       r.metersetPlanned = f.getMetersetPlanned();
       r.metersetUnit = f.getMetersetUnit() == wire::MetersetUnit::MU ? "MU" : "NP";
+      r.resumed = f.getResumed();
+      if (r.resumed) {
+        r.spotsDelivered = f.getPriorSpots();
+        r.metersetDelivered = f.getPriorMeterset();
+      }
       break;
     }
-    case W::SPOT_DELIVERED:
-      ++r.spotsDelivered;
-      r.metersetDelivered += body.getSpotDelivered().getDelivered();
+    case W::LAYER_STARTED: r.waitingFor.clear(); break;
+    case W::SPOT_DELIVERED: {
+      auto sd = body.getSpotDelivered();
+      if (sd.getPartial()) {
+        ++r.partialSpots;
+      } else {
+        ++r.spotsDelivered;
+      }
+      r.metersetDelivered += sd.getDelivered();
+      r.waitingFor.clear();
       break;
+    }
     case W::LAYER_COMPLETED: ++r.layersCompleted; break;
-    case W::WAITING_FOR_BEAM: ++r.spillWaits; break;
+    case W::WAITING_FOR_BEAM: {
+      auto w = body.getWaitingForBeam();
+      ++r.spillWaits;
+      r.beamWaitSeconds += w.getWaitSeconds();
+      r.spillsToOthers += w.getSpillsToOtherRooms();
+      r.waitingFor = bus::str(w.getLastOtherRoom());
+      break;
+    }
     case W::BEAM_HOLD: {
       auto h = body.getBeamHold();
+      r.held = true;
       if (h.getReason() == wire::HoldReason::OPERATOR_PAUSE) break;
       r.interlocks.push_back(InterlockRecord{std::string(toString(h.getReason())), h.getBeam(), h.getLayer(),
                                              h.getSpot(), h.getValue(), h.getLimit(), bus::str(h.getDetail())});
-      break;
+      return it->first;
     }
+    case W::BEAM_RESUMED: r.held = false; break;
     case W::FRACTION_ENDED: {
       auto e = body.getFractionEnded();
       r.status = std::string(toString(e.getOutcome()));
@@ -140,12 +167,24 @@ void ConsoleClient::apply(const messages::Decoded& msg, std::map<std::string, Fr
     }
     default: break;
   }
+  return {};
+}
+
+bool ConsoleClient::hearHeartbeat(const bus::Event& ev) {
+  if (!ev.topic.starts_with("hb.")) return false;
+  auto decoded = messages::decode(ev.frame);
+  if (decoded && decoded.value()->body().isHeartbeat()) {
+    auto hb = decoded.value()->body().getHeartbeat();
+    heard_.heard(bus::str(hb.getService()), hb.getReady());
+  }
+  return true;
 }
 
 void ConsoleClient::queryRv(FractionReport& report) {
   // rv acknowledges the fraction's last event only once durable; ask until it has recorded the end.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
+    if (!heard_.alive("rv")) return;  // rv is down: it cannot answer
     rv_.begin().initFractionQuery().setFractionId(report.fractionId);
     auto reply = rv_.call(std::chrono::milliseconds(5000));
     if (reply && reply.value().body().isFractionSummary()) {
@@ -157,14 +196,15 @@ void ConsoleClient::queryRv(FractionReport& report) {
       }
     }
     bus::pollReadable({&subscriber_.socket()}, std::chrono::milliseconds(20));
-    while (subscriber_.receive()) {
+    while (auto ev = subscriber_.receive()) {
+      hearHeartbeat(*ev);
     }
   }
 }
 
 std::map<std::string, FractionReport> ConsoleClient::follow(const std::set<std::string>& fractionIds,
-                                                            const Progress& progress,
-                                                            std::chrono::milliseconds silence) {
+                                                            const Progress& progress, std::chrono::milliseconds silence,
+                                                            bool closeOnHold) {
   std::map<std::string, FractionReport> reports;
   for (const auto& id : fractionIds) reports[id].fractionId = id;
   auto lastEvent = std::chrono::steady_clock::now();
@@ -177,11 +217,20 @@ std::map<std::string, FractionReport> ConsoleClient::follow(const std::set<std::
   while (open() > 0) {
     bus::pollReadable({&subscriber_.socket()}, std::chrono::milliseconds(50));
     bool any = false;
+    std::vector<std::string> toClose;
     while (auto ev = subscriber_.receive()) {
-      if (ev->topic.starts_with("hb.")) continue;
+      if (hearHeartbeat(*ev)) continue;
       any = true;
       auto decoded = messages::decode(ev->frame);
-      if (decoded) apply(*decoded.value(), reports);
+      if (!decoded) continue;
+      auto held = apply(*decoded.value(), reports);
+      if (!held.empty() && closeOnHold) toClose.push_back(held);
+    }
+    for (const auto& id : toClose) {
+      // The session ends here; the fraction stays resumable (spotline deliver --resume).
+      auto closed = command(id, wire::Message::Body::ABORT_FRACTION, "session closed after an interlock", true);
+      if (!closed)
+        reports[id].interlocks.back().detail += " (closing the session failed: " + closed.error().message + ")";
     }
     auto now = std::chrono::steady_clock::now();
     if (any) lastEvent = now;

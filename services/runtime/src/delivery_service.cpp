@@ -35,6 +35,7 @@ std::string_view toString(wire::HoldReason reason) {
     case wire::HoldReason::SPOT_OVERSHOOT: return "spot-overshoot";
     case wire::HoldReason::HEARTBEAT_LOST: return "heartbeat-lost";
     case wire::HoldReason::DOOR_OPEN: return "door-open";
+    case wire::HoldReason::SPILL_ABORTED: return "spill-aborted";
   }
   return "unknown";
 }
@@ -72,7 +73,9 @@ DeliveryService::DeliveryService(ServiceContext ctx, plan::Facility facility, De
                    .Name("spotline_delivery_unacknowledged_events")
                    .Help("Spot stream events not yet durable at rv")
                    .Register(*ctx_.registry)
-                   .Add({{"service", "delivery"}})) {
+                   .Add({{"service", "delivery"}})),
+      synchrotron_(options_.machine),
+      epoch_(ctx_.clock.now()) {
   subscriber_.subscribe("hb.");
 }
 
@@ -85,28 +88,44 @@ DeliveryService::Fraction* DeliveryService::find(std::string_view fractionId) {
   return nullptr;
 }
 
+SimDuration DeliveryService::wallSim() const {
+  return std::chrono::duration_cast<SimDuration>(ctx_.clock.now() - epoch_);
+}
+
 template <typename Fill>
 void DeliveryService::emit(Fraction& f, Fill&& fill) {
   std::uint64_t seq = sender_.nextSequence(f.id);
-  auto body = encoder_.start({.source = "delivery",
-                              .sequence = seq,
-                              .simTimeNs = f.sim ? simNs(f.sim->now()) : 0,
-                              .wallTimeNs = unixNanosNow()});
+  auto body = encoder_.start(
+      {.source = "delivery", .sequence = seq, .simTimeNs = simNs(f.simLast), .wallTimeNs = unixNanosNow()});
   fill(body);
   auto frame = encoder_.finish();
   publisher_.publish("fraction." + f.room, frame);
   sender_.send(f.id, std::move(frame));
   f.lastSequence = seq;
+  f.unacked.emplace_back(seq, f.simLast);
+}
+
+bool DeliveryService::hasCredit() {
+  if (!sender_.hasCredit()) return false;
+  for (auto& [room, f] : rooms_) {
+    const auto acked = sender_.acknowledgedUpTo(f.id);
+    while (!f.unacked.empty() && f.unacked.front().first <= acked) f.unacked.pop_front();
+    if (!f.unacked.empty() && synchrotron_.now() - f.unacked.front().second > options_.maxUnacknowledgedBeam) {
+      return false;
+    }
+  }
+  return true;
 }
 
 void DeliveryService::run(std::stop_token stop) {
-  ctx_.log->info("delivery service up commands={}", ctx_.endpoints.deliveryCommand);
+  ctx_.log->info("delivery service up commands={} time={}", ctx_.endpoints.deliveryCommand,
+                 options_.realtime ? "realtime" : "simulated");
   while (!stop.stop_requested()) {
     heartbeat_.tick(publisher_, ready_);
     bool busy = false;
     for (auto& [room, f] : rooms_) busy |= f.state == State::Running;
     bus::pollReadable({&commands_.socket(), &subscriber_.socket(), &streamLink_.socket()},
-                      std::chrono::milliseconds(busy ? 0 : 20));
+                      std::chrono::milliseconds(busy && !options_.realtime ? 0 : (busy ? 1 : 20)));
     while (auto ev = subscriber_.receive()) {
       ready_ = true;
       auto decoded = messages::decode(ev->frame);
@@ -119,17 +138,15 @@ void DeliveryService::run(std::stop_token stop) {
     unacked_.Set(static_cast<double>(sender_.unacknowledged()));
     while (auto in = commands_.receive()) handleCommand(*in);
 
+    auto missing = peers_.firstMissing(options_.criticalServices);
     for (auto& [room, f] : rooms_) {
-      if (f.state != State::Running) continue;
-      auto missing = peers_.firstMissing(options_.criticalServices);
-      if (!missing.empty()) {
+      if (f.state == State::Running && !missing.empty()) {
         interlock(f, wire::HoldReason::HEARTBEAT_LOST, 0.0,
                   std::chrono::duration<double>(bus::kHeartbeatTimeout).count(),
                   missing + " has not been heard from within the heartbeat timeout");
-      } else {
-        step(f);
       }
     }
+    stepMachine();
     releaseDurable();
   }
   ctx_.log->info("delivery service stopping");
@@ -148,85 +165,128 @@ void DeliveryService::releaseDurable() {
   }
 }
 
-bool DeliveryService::step(Fraction& f) {
+void DeliveryService::stepMachine() {
+  if (options_.realtime) synchrotron_.advanceTo(wallSim());
   for (std::size_t i = 0; i < options_.stepsPerTurn; ++i) {
-    if (!sender_.hasCredit()) {
+    if (!hasCredit()) {
       // The beam stays off between spots while rv catches up; too long and it is an interlock.
       auto now = ctx_.clock.now();
-      if (!f.creditWaitSince) f.creditWaitSince = now;
-      if (now - *f.creditWaitSince > options_.creditTimeout) {
-        interlock(f, wire::HoldReason::CREDIT_WINDOW, static_cast<double>(sender_.unacknowledged()),
-                  static_cast<double>(options_.stream.window),
-                  "rv has not acknowledged spots within the credit timeout");
+      if (!creditWaitSince_) creditWaitSince_ = now;
+      if (now - *creditWaitSince_ > options_.creditTimeout) {
+        for (auto& [room, f] : rooms_) {
+          if (f.state != State::Running) continue;
+          interlock(f, wire::HoldReason::CREDIT_WINDOW, static_cast<double>(sender_.unacknowledged()),
+                    static_cast<double>(options_.stream.window),
+                    "rv has not acknowledged spots within the credit timeout");
+        }
+        creditWaitSince_.reset();
       }
-      return false;
+      return;
     }
-    f.creditWaitSince.reset();
-    auto ev = f.sim->step();
-    if (auto* ls = std::get_if<delivery::LayerStarted>(&ev)) {
-      f.beam = ls->beam;
-      emit(f, [&](wire::Message::Body::Builder b) {
-        auto m = b.initLayerStarted();
-        m.setFractionId(f.id);
-        m.setBeam(ls->beam.value());
-        m.setLayer(ls->layerIndex);
-        m.setEnergyMevPerU(ls->energy.value());
-        m.setSpots(ls->spots);
-        m.setSpill(f.sim->spill());
-      });
-    } else if (auto* sd = std::get_if<delivery::SpotDelivered>(&ev)) {
-      ++f.spotsDelivered;
-      f.meterset += sd->delivered;
-      spots_.Increment();
-      f.at = delivery::ResumePoint{sd->beamIndex, sd->layerIndex, sd->spotIndex};
-      f.beam = sd->beam;
-      emit(f, [&](wire::Message::Body::Builder b) {
-        auto m = b.initSpotDelivered();
-        m.setFractionId(f.id);
-        m.setBeam(sd->beam.value());
-        m.setLayer(sd->layerIndex);
-        m.setSpot(sd->spotIndex);
-        m.setPlanned(sd->planned);
-        m.setDelivered(sd->delivered);
-        m.setSecondary(sd->secondary);
-        m.setXPlannedMm(sd->xPlanned.value());
-        m.setYPlannedMm(sd->yPlanned.value());
-        m.setXMeasuredMm(sd->xMeasured.value());
-        m.setYMeasuredMm(sd->yMeasured.value());
-        m.setEnergyMevPerU(sd->energy.value());
-        m.setSpill(sd->spill);
-        m.setMetersetUnit(toWire(f.plan->metersetUnit));
-      });
-      if (auto finding = delivery::checkSpot(*sd, *f.roomModel)) {
-        interlock(f, fromFinding(finding->reason), finding->value, finding->limit, "delivery spot check");
-        return false;
-      }
-    } else if (auto* lc = std::get_if<delivery::LayerCompleted>(&ev)) {
-      emit(f, [&](wire::Message::Body::Builder b) {
-        auto m = b.initLayerCompleted();
-        m.setFractionId(f.id);
-        m.setBeam(lc->beam.value());
-        m.setLayer(lc->layerIndex);
-        m.setMeterset(lc->meterset);
-      });
-    } else if (auto* ws = std::get_if<delivery::WaitingForSpill>(&ev)) {
-      emit(f, [&](wire::Message::Body::Builder b) {
-        auto m = b.initWaitingForBeam();
-        m.setFractionId(f.id);
-        m.setNextSpill(ws->nextSpill);
-        m.setWaitSeconds(toSeconds(ws->until - ws->from));
-      });
-    } else if (std::holds_alternative<delivery::FractionCompleted>(ev)) {
-      end(f, wire::FractionOutcome::COMPLETED, wire::TerminationStatus::NORMAL, "");
-      return false;
-    }
+    creditWaitSince_.reset();
+    // Real time: the machine does not run ahead of the wall clock.
+    if (options_.realtime && synchrotron_.now() > wallSim()) return;
+    auto ev = synchrotron_.step();
+    if (!ev) return;
+    auto it = rooms_.find(ev->room);
+    if (it == rooms_.end()) continue;
+    dispatch(it->second, ev->event);
   }
-  return true;
 }
 
-void DeliveryService::interlock(Fraction& f, wire::HoldReason reason, double value, double limit,
-                                const std::string& detail) {
+void DeliveryService::emitSpot(Fraction& f, const delivery::SpotDelivered& sd) {
+  if (!sd.partial) ++f.spotsDelivered;
+  f.meterset += sd.delivered;
+  spots_.Increment();
+  f.at = delivery::ResumePoint{sd.beamIndex, sd.layerIndex, sd.spotIndex, 0.0};
+  f.beam = sd.beam;
+  emit(f, [&](wire::Message::Body::Builder b) {
+    auto m = b.initSpotDelivered();
+    m.setFractionId(f.id);
+    m.setBeam(sd.beam.value());
+    m.setLayer(sd.layerIndex);
+    m.setSpot(sd.spotIndex);
+    m.setPlanned(sd.planned);
+    m.setTarget(sd.target);
+    m.setDelivered(sd.delivered);
+    m.setSecondary(sd.secondary);
+    m.setXPlannedMm(sd.xPlanned.value());
+    m.setYPlannedMm(sd.yPlanned.value());
+    m.setXMeasuredMm(sd.xMeasured.value());
+    m.setYMeasuredMm(sd.yMeasured.value());
+    m.setEnergyMevPerU(sd.energy.value());
+    m.setSpill(sd.spill);
+    m.setMetersetUnit(toWire(f.plan->metersetUnit));
+    m.setPartial(sd.partial);
+  });
+}
+
+void DeliveryService::dispatch(Fraction& f, const delivery::SimEvent& ev) {
+  f.simLast = std::max(f.simLast, delivery::timeOf(ev));
+  if (const auto* ls = std::get_if<delivery::LayerStarted>(&ev)) {
+    f.beam = ls->beam;
+    emit(f, [&](wire::Message::Body::Builder b) {
+      auto m = b.initLayerStarted();
+      m.setFractionId(f.id);
+      m.setBeam(ls->beam.value());
+      m.setLayer(ls->layerIndex);
+      m.setEnergyMevPerU(ls->energy.value());
+      m.setSpots(ls->spots);
+      m.setSpill(ls->spill);
+      m.setIntensity(ls->intensity);
+    });
+  } else if (const auto* sd = std::get_if<delivery::SpotDelivered>(&ev)) {
+    emitSpot(f, *sd);
+    if (f.state != State::Running) return;
+    if (auto finding = delivery::checkSpot(*sd, *f.roomModel)) {
+      // The spot's readings are complete when its beam is off: the next spot does not start.
+      interlock(f, fromFinding(finding->reason), finding->value, finding->limit, "delivery spot check");
+    }
+  } else if (const auto* lc = std::get_if<delivery::LayerCompleted>(&ev)) {
+    emit(f, [&](wire::Message::Body::Builder b) {
+      auto m = b.initLayerCompleted();
+      m.setFractionId(f.id);
+      m.setBeam(lc->beam.value());
+      m.setLayer(lc->layerIndex);
+      m.setMeterset(lc->meterset);
+    });
+  } else if (const auto* ws = std::get_if<delivery::WaitingForSpill>(&ev)) {
+    emit(f, [&](wire::Message::Body::Builder b) {
+      auto m = b.initWaitingForBeam();
+      m.setFractionId(f.id);
+      m.setNextSpill(ws->nextSpill);
+      m.setWaitSeconds(toSeconds(ws->until - ws->from));
+      m.setSpillsToOtherRooms(ws->spillsToOtherRooms);
+      m.setLastOtherRoom(ws->lastOtherRoom);
+    });
+  } else if (const auto* bh = std::get_if<delivery::BeamHeld>(&ev)) {
+    // A hold the machine itself raised (door, lost spill); service holds are emitted by interlock().
+    if (bh->cause == delivery::HoldCause::External) return;
+    const auto reason =
+        bh->cause == delivery::HoldCause::DoorOpen ? wire::HoldReason::DOOR_OPEN : wire::HoldReason::SPILL_ABORTED;
+    const double latency = toSeconds(bh->at - bh->requestedAt);
+    emitHold(f, reason, latency, toSeconds(options_.machine.beamOffReaction),
+             bh->cause == delivery::HoldCause::DoorOpen ? "room door opened; beam off after the reaction time"
+                                                        : "the accelerator lost the spill; extraction stopped",
+             bh->requestedAt, bh->at);
+    synchrotron_.hold(f.room);  // already off; keeps the room out of the allocation
+  } else if (const auto* ft = std::get_if<delivery::FaultTriggered>(&ev)) {
+    ctx_.log->warn("fraction={} room={} injected fault {} at t={} s", f.id, f.room, ft->spec, toSeconds(ft->at));
+    for (const auto& spec : f.faults) {
+      if (spec.text == ft->spec && spec.processFault() && options_.processFault) {
+        options_.processFault(std::string(spec.victim()));
+      }
+    }
+  } else if (std::holds_alternative<delivery::FractionCompleted>(ev)) {
+    end(f, wire::FractionOutcome::COMPLETED, wire::TerminationStatus::NORMAL, "");
+  }
+}
+
+void DeliveryService::emitHold(Fraction& f, wire::HoldReason reason, double value, double limit,
+                               const std::string& detail, SimDuration requested, SimDuration off) {
   interlocks_.Increment();
+  f.state = State::Held;
+  f.lastHold = reason;
   ctx_.log->warn("fraction={} room={} beam hold reason={} beam={} layer={} spot={} value={} limit={} ({})", f.id,
                  f.room, toString(reason), f.beam.value(), f.at.layerIndex, f.at.spotIndex, value, limit, detail);
   emit(f, [&](wire::Message::Body::Builder b) {
@@ -239,18 +299,32 @@ void DeliveryService::interlock(Fraction& f, wire::HoldReason reason, double val
     m.setValue(value);
     m.setLimit(limit);
     m.setDetail(detail);
+    m.setRequestedSimNs(simNs(requested));
+    m.setBeamOffSimNs(simNs(off));
   });
-  if (reason == wire::HoldReason::OPERATOR_PAUSE) {
-    f.state = State::Paused;
-    return;
+}
+
+void DeliveryService::interlock(Fraction& f, wire::HoldReason reason, double value, double limit,
+                                const std::string& detail) {
+  // Beam off now: a spot under way (one a spill end interrupted) is recorded as partial.
+  SimDuration requested = std::max(f.simLast, synchrotron_.now());
+  SimDuration off = requested;
+  for (const auto& ev : synchrotron_.hold(f.room)) {
+    if (const auto* sd = std::get_if<delivery::SpotDelivered>(&ev)) {
+      emitSpot(f, *sd);
+    } else if (const auto* bh = std::get_if<delivery::BeamHeld>(&ev)) {
+      off = bh->at;
+    } else if (!std::holds_alternative<delivery::FaultTriggered>(ev)) {
+      dispatch(f, ev);
+    }
   }
-  // Resuming an interrupted fraction comes with the realistic delivery model; until then an
-  // interlock ends the fraction, recorded as interrupted by the machine.
-  end(f, wire::FractionOutcome::INTERRUPTED, wire::TerminationStatus::MACHINE, std::string(toString(reason)));
+  f.simLast = std::max(f.simLast, off);
+  emitHold(f, reason, value, limit, detail, requested, off);
 }
 
 void DeliveryService::end(Fraction& f, wire::FractionOutcome outcome, wire::TerminationStatus status,
                           const std::string& code) {
+  synchrotron_.detach(f.room);
   emit(f, [&](wire::Message::Body::Builder b) {
     auto m = b.initFractionEnded();
     m.setFractionId(f.id);
@@ -259,11 +333,11 @@ void DeliveryService::end(Fraction& f, wire::FractionOutcome outcome, wire::Term
     m.setCode(code);
     m.setSpotsDelivered(f.spotsDelivered);
     m.setMetersetDelivered(f.meterset);
-    m.setSimulatedSeconds(toSeconds(f.sim->now()));
+    m.setSimulatedSeconds(toSeconds(f.simLast - f.simStart));
   });
   f.state = State::Ending;
   ctx_.log->info("fraction={} room={} ended outcome={} spots={} meterset={} simulated_s={}", f.id, f.room,
-                 toString(outcome), f.spotsDelivered, f.meterset, toSeconds(f.sim->now()));
+                 toString(outcome), f.spotsDelivered, f.meterset, toSeconds(f.simLast - f.simStart));
 }
 
 std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string& fractionId) {
@@ -271,6 +345,20 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
   auto planUid = bus::str(cmd.getPlanUid());
   const auto* roomModel = facility_.room(room);
   if (roomModel == nullptr) return "unknown room " + room;
+  std::vector<std::string> faultTexts;
+  for (auto t : cmd.getFaults()) faultTexts.push_back(bus::str(t));
+  auto faults = delivery::parseFaults(faultTexts);
+  if (!faults) return faults.error().message;
+  for (const auto& spec : faults.value()) {
+    if (spec.processFault() && !options_.processFault) {
+      return "fault '" + spec.text +
+             "' stops a service process; this delivery service cannot (use an embedded facility)";
+    }
+  }
+  const auto resumeId = bus::str(cmd.getResumeFractionId());
+  if (!resumeId.empty() && find(resumeId) != nullptr) {
+    return "fraction " + resumeId + " is still open in this delivery service; resume it with ResumeFraction";
+  }
   // A fraction that just ended frees its room once rv has acknowledged all of it.
   sender_.poll();
   releaseDurable();
@@ -295,6 +383,10 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
            wanted.substr(0, 16) + "…";
   }
   fractionId = "F" + std::to_string(cmd.getFractionNumber()) + "-" + hash.substr(0, 12);
+  if (!resumeId.empty() && resumeId != fractionId) {
+    return "fraction " + resumeId + " is not fraction " + std::to_string(cmd.getFractionNumber()) + " of plan " +
+           planUid + " (that is " + fractionId + ")";
+  }
   const plan::Beam* firstBeam = nullptr;
   for (const auto& b : plan->beams) {
     if (b.treatment) {
@@ -311,6 +403,7 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
   v.setRoom(room);
   v.setPatientId(cmd.getPatientId());
   v.setFractionNumber(cmd.getFractionNumber());
+  v.setResume(!resumeId.empty());
   auto ion = v.initIon();
   ion.setZ(static_cast<std::uint8_t>(firstBeam->ion.z));
   ion.setA(static_cast<std::uint16_t>(firstBeam->ion.a));
@@ -321,15 +414,45 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
   auto vr = verdict.value().body().getVerifyReply();
   if (!vr.getPermitted()) return "rv refused beam-on: " + bus::str(vr.getReason());
 
+  // Where to continue: the first spot rv has not journaled as complete, with what it has of it.
+  delivery::ResumePoint from;
+  const bool resumed = !resumeId.empty();
+  if (resumed && (vr.getResumeAfterSpot() || vr.getResumeSpotDelivered() > 0.0)) {
+    bool found = false;
+    for (std::uint32_t b = 0; b < plan->beams.size(); ++b) {
+      if (plan->beams[b].number.value() != vr.getResumeBeam()) continue;
+      found = true;
+      from = delivery::ResumePoint{b, vr.getResumeLayer(), vr.getResumeSpot(), vr.getResumeSpotDelivered()};
+      if (vr.getResumeAfterSpot()) from = delivery::ResumePoint{b, vr.getResumeLayer(), vr.getResumeSpot() + 1, 0.0};
+    }
+    if (!found) return "rv's resume point names beam " + std::to_string(vr.getResumeBeam()) + ", which the plan lacks";
+  }
+
   Fraction f;
   f.id = fractionId;
   f.room = room;
   f.roomModel = roomModel;
   f.plan = std::move(plan);
-  f.sim = std::make_unique<delivery::FractionSimulator>(*f.plan, options_.machine, cmd.getSeed());
+  f.faults = faults.value();
+  std::vector<delivery::FaultSpec> machineFaults;
+  for (const auto& spec : f.faults) machineFaults.push_back(spec);
+  // Each delivery session of a fraction draws its own noise.
+  const std::uint64_t seed = cmd.getSeed() + 0x9E3779B97F4A7C15ULL * vr.getSessions();
+  try {
+    f.scanner = std::make_unique<delivery::RasterScanner>(*f.plan, options_.machine, seed, from, machineFaults);
+  } catch (const std::exception& e) {
+    return std::string("machine model: ") + e.what();
+  }
+  if (resumed) {
+    f.spotsDelivered = vr.getSpotsRecorded();
+    f.meterset = vr.getMetersetRecorded();
+  }
   sender_.beginFraction(f.id, vr.getResumeFrom());
   auto t = plan::totals(*f.plan);
   auto& placed = rooms_.emplace(room, std::move(f)).first->second;
+  synchrotron_.attach(room, *placed.scanner, cmd.getPriority(), options_.realtime ? wallSim() : SimDuration{0});
+  placed.simStart = placed.scanner->now();
+  placed.simLast = placed.simStart;
   emit(placed, [&](wire::Message::Body::Builder b) {
     auto m = b.initFractionStarted();
     m.setFractionId(placed.id);
@@ -343,10 +466,21 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
     m.setLayersPlanned(static_cast<std::uint32_t>(t.layers));
     m.setMetersetPlanned(t.meterset);
     m.setMetersetUnit(toWire(placed.plan->metersetUnit));
+    m.setPriority(cmd.getPriority());
+    m.setResumed(resumed);
+    if (resumed) {
+      m.setResumeBeam(from.beamIndex < placed.plan->beams.size() ? placed.plan->beams[from.beamIndex].number.value()
+                                                                 : 0);
+      m.setResumeLayer(from.layerIndex);
+      m.setResumeSpot(from.spotIndex);
+      m.setResumeSpotDelivered(from.spotDelivered);
+      m.setPriorSpots(placed.spotsDelivered);
+      m.setPriorMeterset(placed.meterset);
+    }
   });
   fractions_.Increment();
-  ctx_.log->info("fraction={} plan={} room={} started spots={} seed={}", placed.id, planUid, room, t.spots,
-                 cmd.getSeed());
+  ctx_.log->info("fraction={} plan={} room={} {} spots={} seed={} faults={}", placed.id, planUid, room,
+                 resumed ? "resumed" : "started", t.spots, cmd.getSeed(), faultTexts.size());
   return {};
 }
 
@@ -383,22 +517,36 @@ void DeliveryService::handleCommand(const bus::Inbound& in) {
     case W::RESUME_FRACTION: {
       fractionId = bus::str(body.getResumeFraction().getFractionId());
       auto* f = find(fractionId);
-      if (f == nullptr || f->state != State::Paused) {
-        refusal = "fraction " + fractionId + " is not paused";
+      auto missing = peers_.firstMissing(options_.criticalServices);
+      if (f == nullptr || f->state != State::Held) {
+        refusal = "fraction " + fractionId + " is not held";
+      } else if (!missing.empty()) {
+        refusal = "cannot resume: " + missing + " is not running or not ready";
       } else {
         f->state = State::Running;
+        synchrotron_.resume(f->room);
         emit(*f, [&](wire::Message::Body::Builder b) { b.initBeamResumed().setFractionId(f->id); });
       }
       break;
     }
     case W::ABORT_FRACTION: {
-      fractionId = bus::str(body.getAbortFraction().getFractionId());
+      auto a = body.getAbortFraction();
+      fractionId = bus::str(a.getFractionId());
       auto* f = find(fractionId);
       if (f == nullptr || f->state == State::Ending) {
         refusal = "fraction " + fractionId + " is not in progress";
+      } else if (a.getInterrupt()) {
+        if (f->state != State::Held) {
+          refusal = "fraction " + fractionId + " is not held; only a held fraction is closed as interrupted";
+        } else {
+          const bool byOperator = f->lastHold == wire::HoldReason::OPERATOR_PAUSE;
+          end(*f, wire::FractionOutcome::INTERRUPTED,
+              byOperator ? wire::TerminationStatus::OPERATOR : wire::TerminationStatus::MACHINE,
+              std::string(toString(f->lastHold.value_or(wire::HoldReason::OPERATOR_PAUSE))));
+        }
       } else {
-        end(*f, wire::FractionOutcome::ABORTED, wire::TerminationStatus::OPERATOR,
-            bus::str(body.getAbortFraction().getReason()));
+        if (f->state == State::Running) synchrotron_.hold(f->room);
+        end(*f, wire::FractionOutcome::ABORTED, wire::TerminationStatus::OPERATOR, bus::str(a.getReason()));
       }
       break;
     }

@@ -9,11 +9,15 @@ const DoseTotals kNone{};
 }  // namespace
 
 void DoseAccumulator::spot(std::uint32_t beam, std::uint32_t layer, std::uint32_t spot, double planned,
-                           double delivered) {
+                           double delivered, bool partial) {
   spots_[{beam, layer, spot}] += delivered;
   for (DoseTotals* t : {&layers_[{beam, layer}], &beams_[beam], &fraction_}) {
-    ++t->spots;
-    t->planned += planned;
+    // A spot a hold cut comes as partial records and one that completes it: it is planned, and
+    // counted, with the record that completes it.
+    if (!partial) {
+      ++t->spots;
+      t->planned += planned;
+    }
     t->delivered += delivered;
   }
 }
@@ -78,7 +82,7 @@ void DoseService::handle(const bus::Event& ev) {
   a.lastSequence = std::max(a.lastSequence, seq);
   if (body.isSpotDelivered()) {
     auto s = body.getSpotDelivered();
-    a.dose.spot(s.getBeam(), s.getLayer(), s.getSpot(), s.getPlanned(), s.getDelivered());
+    a.dose.spot(s.getBeam(), s.getLayer(), s.getSpot(), s.getPlanned(), s.getDelivered(), s.getPartial());
     spots_.Increment();
   } else if (body.isLayerCompleted()) {
     auto l = body.getLayerCompleted();

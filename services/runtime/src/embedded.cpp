@@ -18,12 +18,18 @@ EmbeddedFacility::EmbeddedFacility(zmq::context_t& zmq, std::shared_ptr<spdlog::
     : zmq_(zmq),
       log_(std::move(log)),
       clock_(clock),
-      endpoints_(bus::Endpoints::inproc(std::to_string(::getpid()) + "-" + std::to_string(instanceCounter++))) {}
+      endpoints_(bus::Endpoints::inproc(std::to_string(::getpid()) + "-" + std::to_string(instanceCounter++))) {
+  // No reallocation once services run: stopService() may be called from a service thread.
+  threads_.reserve(16);
+  threadNames_.reserve(16);
+}
 
 ServiceContext EmbeddedFacility::context(const std::string& service) {
   auto registry = std::make_shared<prometheus::Registry>();
   registries_[service] = registry;
-  return ServiceContext{zmq_, endpoints_, clock_, monitoring::childLogger(log_, service), registry};
+  ServiceContext ctx{zmq_, endpoints_, clock_, monitoring::childLogger(log_, service), registry};
+  killed_[service] = ctx.killed;
+  return ctx;
 }
 
 template <typename Service>
@@ -31,6 +37,7 @@ void EmbeddedFacility::launch(const std::string& name, std::unique_ptr<Service> 
   std::shared_ptr<Service> shared(std::move(service));
   services_.push_back(shared);
   auto log = log_;
+  threadNames_.push_back(name);
   threads_.emplace_back([shared, name, log, this](std::stop_token stop) {
     try {
       shared->run(stop);
@@ -54,6 +61,9 @@ Result<std::unique_ptr<EmbeddedFacility>, std::string> EmbeddedFacility::start(z
     f->launch("plan", std::make_unique<PlanService>(f->context("plan"), options.facility));
     f->launch("dose", std::make_unique<DoseService>(f->context("dose")));
     f->launch("qa", std::make_unique<QaService>(f->context("qa"), options.facility));
+    if (!options.delivery.processFault) {
+      options.delivery.processFault = [raw = f.get()](const std::string& service) { raw->stopService(service); };
+    }
     f->launch("delivery",
               std::make_unique<DeliveryService>(f->context("delivery"), options.facility, options.delivery));
     if (options.metrics) {
@@ -67,6 +77,16 @@ Result<std::unique_ptr<EmbeddedFacility>, std::string> EmbeddedFacility::start(z
     return fail(std::string("start"), std::string("facility did not start: ") + e.what());
   }
   return f;
+}
+
+void EmbeddedFacility::stopService(const std::string& name) {
+  for (std::size_t i = 0; i < threads_.size(); ++i) {
+    if (threadNames_[i] == name) {
+      log_->warn("service {} killed by an injected process fault", name);
+      if (auto it = killed_.find(name); it != killed_.end()) it->second->store(true);
+      threads_[i].request_stop();
+    }
+  }
 }
 
 std::map<std::string, int> EmbeddedFacility::metricsPorts() const {

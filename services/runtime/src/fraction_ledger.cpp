@@ -15,8 +15,25 @@ void FractionLedger::record(const messages::Decoded& msg) {
   e.lastSequence = std::max(e.lastSequence, msg.envelope().getSequence());
   ++e.events;
   if (body.isSpotDelivered()) {
-    ++e.spots;
-    e.meterset += body.getSpotDelivered().getDelivered();
+    auto s = body.getSpotDelivered();
+    const bool same =
+        e.anySpot && e.lastBeam == s.getBeam() && e.lastLayer == s.getLayer() && e.lastSpot == s.getSpot();
+    e.lastSpotDelivered = (same ? e.lastSpotDelivered : 0.0) + s.getDelivered();
+    e.anySpot = true;
+    e.lastBeam = s.getBeam();
+    e.lastLayer = s.getLayer();
+    e.lastSpot = s.getSpot();
+    e.lastPartial = s.getPartial();
+    if (!s.getPartial()) ++e.spots;
+    e.meterset += s.getDelivered();
+  } else if (body.isFractionStarted()) {
+    auto f = body.getFractionStarted();
+    ++e.sessions;
+    e.ended = false;
+    e.contentHash = bus::str(f.getContentHash());
+    e.room = bus::str(f.getRoom());
+  } else if (body.isBeamHold()) {
+    ++e.holds;
   } else if (body.isFractionEnded()) {
     e.ended = true;
     e.outcome = body.getFractionEnded().getOutcome();

@@ -27,9 +27,11 @@ std::vector<QaFinding> qaCheckSpot(wire::SpotDelivered::Reader s, const plan::Ro
   if (!(dpos <= room.positionTolerance.value())) {
     out.push_back({wire::QaCheck::SPOT_POSITION, dpos, room.positionTolerance.value()});
   }
+  // Against what the record aimed for (a resumed spot aims for what remained of it), with the
+  // allowance of the whole spot. A record cut by a hold is short by design: only excess counts.
   double planned = s.getPlanned();
   double limit = std::max(planned * room.metersetTolerance, room.metersetToleranceFloor);
-  double dm = std::abs(s.getDelivered() - planned);
+  double dm = s.getPartial() ? s.getDelivered() - s.getTarget() : std::abs(s.getDelivered() - s.getTarget());
   if (!(dm <= limit)) out.push_back({wire::QaCheck::SPOT_METERSET, dm, limit});
   double primary = s.getDelivered();
   double agreement = primary > 0 ? std::abs(s.getSecondary() - primary) / primary : INFINITY;

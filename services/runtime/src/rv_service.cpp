@@ -85,6 +85,7 @@ Result<bool, recorder::JournalError> RvService::rebuildLedger() {
 }
 
 void RvService::journalFrame(std::span<const std::byte> frame, const messages::Decoded& msg) {
+  if (ctx_.killed->load()) return;  // a killed process writes nothing more
   journal_->append(frame);
   records_.Increment();
   ledger_.record(msg);
@@ -101,6 +102,7 @@ void RvService::journalFrame(std::span<const std::byte> frame, const messages::D
 }
 
 bool RvService::commit() {
+  if (ctx_.killed->load()) return false;
   if (journal_->pendingRecords() == 0) return true;
   if (!healthy_) return false;
   auto t0 = ctx_.clock.now();
@@ -138,6 +140,10 @@ void RvService::run(std::stop_token stop) {
     }
     if (commit()) receiver_.acknowledgeDurable();
     while (auto in = commands_.receive()) handleCommand(*in);
+  }
+  if (ctx_.killed->load()) {
+    ctx_.log->warn("rv killed: {} records were not committed", journal_->pendingRecords());
+    return;
   }
   commit();
   ctx_.log->info("rv stopping durable_records={}", journal_->durableRecords());
@@ -217,19 +223,41 @@ void RvService::verify(const bus::Inbound& in, const messages::Decoded& msg) {
       }
     }
   }
+  const FractionEntry* entry = ledger_.find(fraction);
   if (refusal.empty()) {
-    if (const auto* e = ledger_.find(fraction)) {
-      refusal = e->ended && e->outcome == wire::FractionOutcome::COMPLETED
-                    ? "fraction " + fraction + " was already delivered"
-                    : "fraction " + fraction + " already has " + std::to_string(e->events) +
-                          " journaled events; resuming an interrupted fraction is not supported by this version";
+    // A fraction is delivered once. One that was interrupted (a hold closed the session, or the
+    // delivery service died) may be resumed, with the same plan in the same room.
+    if (entry != nullptr && entry->ended && entry->outcome == wire::FractionOutcome::COMPLETED) {
+      refusal = "fraction " + fraction + " was already delivered";
+    } else if (entry != nullptr && entry->ended && entry->outcome == wire::FractionOutcome::ABORTED) {
+      refusal = "fraction " + fraction + " was aborted by the operator; it is not resumed";
+    } else if (entry != nullptr && !req.getResume()) {
+      refusal = "fraction " + fraction + " already has " + std::to_string(entry->events) +
+                " journaled events and was interrupted; resume it (--resume " + fraction + ")";
+    } else if (entry == nullptr && req.getResume()) {
+      refusal = "fraction " + fraction + " has nothing journaled; there is nothing to resume";
+    } else if (entry != nullptr && entry->contentHash != hash) {
+      refusal = "fraction " + fraction + " was started with plan content hash " + entry->contentHash.substr(0, 16) +
+                "…; a resume must deliver the same plan";
+    } else if (entry != nullptr && entry->room != room) {
+      refusal = "fraction " + fraction + " was started in room " + entry->room + ", not " + room;
     }
   }
   auto corr = msg.envelope().getCorrelationId();
   auto out = encoder_.start({.source = "rv", .correlationId = corr, .wallTimeNs = unixNanosNow()}).initVerifyReply();
   out.setPermitted(refusal.empty());
   out.setReason(refusal);
-  out.setResumeFrom(1);
+  out.setResumeFrom(entry != nullptr ? entry->lastSequence + 1 : 1);
+  if (entry != nullptr) {
+    out.setResumeBeam(entry->lastBeam);
+    out.setResumeLayer(entry->lastLayer);
+    out.setResumeSpot(entry->lastSpot);
+    out.setResumeSpotDelivered(entry->lastPartial ? entry->lastSpotDelivered : 0.0);
+    out.setResumeAfterSpot(entry->anySpot && !entry->lastPartial);
+    out.setSpotsRecorded(entry->spots);
+    out.setMetersetRecorded(entry->meterset);
+    out.setSessions(entry->sessions);
+  }
   auto frame = encoder_.finish();
   // The decision is part of the record: journal the request and the answer before answering.
   journal_->append(in.frame);

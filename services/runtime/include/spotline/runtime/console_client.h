@@ -35,7 +35,19 @@ struct FractionReport {
   std::vector<InterlockRecord> interlocks;
   double simulatedSeconds = 0.0;
   std::uint32_t spillWaits = 0;
-  bool recordedByRv = false;  // rv journaled the fraction's end
+  double beamWaitSeconds = 0.0;      // simulated time spent waiting for a spill
+  std::uint32_t spillsToOthers = 0;  // spills the synchrotron gave other rooms while this one waited
+  std::string waitingFor;            // while waiting: the room that has the beam (empty otherwise)
+  bool held = false;                 // the beam is held now
+  bool resumed = false;              // this session continued an interrupted fraction
+  std::uint32_t partialSpots = 0;    // spot records cut by a hold
+  bool recordedByRv = false;         // rv journaled the fraction's end
+};
+
+struct StartOptions {
+  std::string resumeFractionId;     // continue this interrupted fraction
+  std::vector<std::string> faults;  // KIND@WHERE
+  int priority = 0;
 };
 
 struct LoadResult {
@@ -57,19 +69,24 @@ class ConsoleClient {
   // Returns the fraction id, or a refusal.
   Result<std::string, ClientError> startFraction(const plan::Plan& plan, const std::string& contentHash,
                                                  const std::string& room, std::uint16_t fractionNumber,
-                                                 std::uint64_t seed);
+                                                 std::uint64_t seed, const StartOptions& options = {});
+  // Pause, resume or abort; `interrupt` closes a held fraction as interrupted (resumable later).
   Result<bool, ClientError> command(const std::string& fractionId, wire::Message::Body::Which kind,
-                                    const std::string& reason = {});
+                                    const std::string& reason = {}, bool interrupt = false);
 
   using Progress = std::function<void(const std::map<std::string, FractionReport>&)>;
   // Follows the fractions until each has ended and rv has recorded its end; gives up after
-  // `silence` without any event.
+  // `silence` without any event. With closeOnHold, a fraction held by an interlock (anything but
+  // the operator's pause) is closed as interrupted, to be resumed later (--resume).
   std::map<std::string, FractionReport> follow(const std::set<std::string>& fractionIds, const Progress& progress,
-                                               std::chrono::milliseconds silence = std::chrono::seconds(30));
+                                               std::chrono::milliseconds silence = std::chrono::seconds(30),
+                                               bool closeOnHold = true);
 
  private:
-  void apply(const messages::Decoded& msg, std::map<std::string, FractionReport>& reports);
+  // Returns the fraction id when the event is an interlock hold of a followed fraction.
+  std::string apply(const messages::Decoded& msg, std::map<std::string, FractionReport>& reports);
   void queryRv(FractionReport& report);
+  bool hearHeartbeat(const bus::Event& ev);  // true when ev was a heartbeat
 
   zmq::context_t& zmq_;
   const bus::Endpoints& endpoints_;

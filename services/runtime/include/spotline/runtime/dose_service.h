@@ -26,7 +26,10 @@ struct DoseTotals {
 // The arithmetic, apart from the sockets, so it is tested on its own.
 class DoseAccumulator {
  public:
-  void spot(std::uint32_t beam, std::uint32_t layer, std::uint32_t spot, double planned, double delivered);
+  // One spot record. `partial`: a hold cut the spot; its planned meterset comes with the record
+  // that completes it.
+  void spot(std::uint32_t beam, std::uint32_t layer, std::uint32_t spot, double planned, double delivered,
+            bool partial = false);
   const DoseTotals& layer(std::uint32_t beam, std::uint32_t layer) const;
   const DoseTotals& beam(std::uint32_t beam) const;
   const DoseTotals& fraction() const { return fraction_; }

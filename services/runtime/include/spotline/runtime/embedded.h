@@ -35,6 +35,9 @@ class EmbeddedFacility {
   // service -> metrics port (empty unless options.metrics)
   std::map<std::string, int> metricsPorts() const;
   bool failed() const { return failed_.load(); }
+  // Stops one service's thread at once, as a crash would (process faults such as kill-rv; in one
+  // process there is no process to kill). Thread-safe; the thread is joined by the destructor.
+  void stopService(const std::string& name);
 
  private:
   EmbeddedFacility(zmq::context_t& zmq, std::shared_ptr<spdlog::logger> log, const WallClock& clock);
@@ -51,6 +54,8 @@ class EmbeddedFacility {
   std::map<std::string, std::unique_ptr<monitoring::MetricsEndpoint>> metrics_;
   std::vector<std::shared_ptr<void>> services_;
   std::vector<std::jthread> threads_;
+  std::vector<std::string> threadNames_;
+  std::map<std::string, std::shared_ptr<std::atomic<bool>>> killed_;
   std::atomic<bool> failed_{false};
 };
 

@@ -13,10 +13,19 @@ namespace spotline::runtime {
 struct FractionEntry {
   std::uint64_t lastSequence = 0;  // highest stream sequence journaled
   std::uint64_t events = 0;
-  std::uint32_t spots = 0;
+  std::uint32_t spots = 0;  // spots completed (a spot cut by a hold counts once it is complete)
   double meterset = 0.0;
   bool ended = false;
   wire::FractionOutcome outcome = wire::FractionOutcome::INTERRUPTED;
+  std::string contentHash;  // of the plan the fraction started with
+  std::string room;
+  std::uint32_t sessions = 0;  // FractionStarted events: 1 + resumes
+  std::uint32_t holds = 0;
+  // The last spot record: where a resume continues.
+  bool anySpot = false;
+  std::uint32_t lastBeam = 0, lastLayer = 0, lastSpot = 0;
+  bool lastPartial = false;
+  double lastSpotDelivered = 0.0;  // all records of that spot
 };
 
 class FractionLedger {

@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -25,6 +26,9 @@ struct ServiceContext {
   const WallClock& clock;
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<prometheus::Registry> registry;
+  // Set (embedded facility) when an injected process fault "kills" the service: it stops at once,
+  // without the orderly last steps (rv's final commit), as a killed process would.
+  std::shared_ptr<std::atomic<bool>> killed = std::make_shared<std::atomic<bool>>(false);
 };
 
 // A counter in a service's probe: labelled with the service, so one Prometheus sees every process.
