@@ -170,6 +170,22 @@ std::string ConsoleClient::apply(const messages::Decoded& msg, std::map<std::str
   return {};
 }
 
+bool ConsoleClient::awaitSpots(const std::string& fractionId, std::uint32_t spots, std::chrono::milliseconds timeout) {
+  std::map<std::string, FractionReport> reports;
+  reports[fractionId].fractionId = fractionId;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bus::pollReadable({&subscriber_.socket()}, std::chrono::milliseconds(20));
+    while (auto ev = subscriber_.receive()) {
+      if (hearHeartbeat(*ev)) continue;
+      if (auto decoded = messages::decode(ev->frame)) apply(*decoded.value(), reports);
+    }
+    if (reports[fractionId].spotsDelivered >= spots) return true;
+    if (!reports[fractionId].status.empty()) return false;
+  }
+  return false;
+}
+
 bool ConsoleClient::hearHeartbeat(const bus::Event& ev) {
   if (!ev.topic.starts_with("hb.")) return false;
   auto decoded = messages::decode(ev.frame);
@@ -186,7 +202,7 @@ void ConsoleClient::queryRv(FractionReport& report) {
   while (std::chrono::steady_clock::now() < deadline) {
     if (!heard_.alive("rv")) return;  // rv is down: it cannot answer
     rv_.begin().initFractionQuery().setFractionId(report.fractionId);
-    auto reply = rv_.call(std::chrono::milliseconds(5000));
+    auto reply = rv_.call(std::chrono::milliseconds(2000));
     if (reply && reply.value().body().isFractionSummary()) {
       auto s = reply.value().body().getFractionSummary();
       report.spotsRecorded = s.getSpotsRecorded();

@@ -106,11 +106,19 @@ void DeliveryService::emit(Fraction& f, Fill&& fill) {
 }
 
 bool DeliveryService::hasCredit() {
-  if (!sender_.hasCredit()) return false;
+  if (!sender_.hasCredit()) {
+    creditValue_ = static_cast<double>(sender_.unacknowledged());
+    creditLimit_ = static_cast<double>(options_.stream.window);
+    creditWhat_ = "events";
+    return false;
+  }
   for (auto& [room, f] : rooms_) {
     const auto acked = sender_.acknowledgedUpTo(f.id);
     while (!f.unacked.empty() && f.unacked.front().first <= acked) f.unacked.pop_front();
     if (!f.unacked.empty() && synchrotron_.now() - f.unacked.front().second > options_.maxUnacknowledgedBeam) {
+      creditValue_ = toSeconds(synchrotron_.now() - f.unacked.front().second);
+      creditLimit_ = toSeconds(options_.maxUnacknowledgedBeam);
+      creditWhat_ = "s of beam";
       return false;
     }
   }
@@ -175,9 +183,8 @@ void DeliveryService::stepMachine() {
       if (now - *creditWaitSince_ > options_.creditTimeout) {
         for (auto& [room, f] : rooms_) {
           if (f.state != State::Running) continue;
-          interlock(f, wire::HoldReason::CREDIT_WINDOW, static_cast<double>(sender_.unacknowledged()),
-                    static_cast<double>(options_.stream.window),
-                    "rv has not acknowledged spots within the credit timeout");
+          interlock(f, wire::HoldReason::CREDIT_WINDOW, creditValue_, creditLimit_,
+                    "rv has not made the last " + creditWhat_ + " durable within the credit timeout");
         }
         creditWaitSince_.reset();
       }

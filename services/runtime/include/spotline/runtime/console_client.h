@@ -74,6 +74,10 @@ class ConsoleClient {
   Result<bool, ClientError> command(const std::string& fractionId, wire::Message::Body::Which kind,
                                     const std::string& reason = {}, bool interrupt = false);
 
+  // Reads events until the fraction has delivered `spots` spots (true) or the timeout (false).
+  // The events read here are not seen by a later follow().
+  bool awaitSpots(const std::string& fractionId, std::uint32_t spots, std::chrono::milliseconds timeout);
+
   using Progress = std::function<void(const std::map<std::string, FractionReport>&)>;
   // Follows the fractions until each has ended and rv has recorded its end; gives up after
   // `silence` without any event. With closeOnHold, a fraction held by an interlock (anything but

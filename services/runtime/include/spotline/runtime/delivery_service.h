@@ -124,6 +124,8 @@ class DeliveryService {
   delivery::Synchrotron synchrotron_;
   WallClock::TimePoint epoch_;
   std::optional<WallClock::TimePoint> creditWaitSince_;
+  double creditValue_ = 0.0, creditLimit_ = 0.0;  // what ran out: events, or beam time
+  std::string creditWhat_;
 };
 
 }  // namespace spotline::runtime
