@@ -1,8 +1,12 @@
 // One thin main for every service process: parse flags, build the context, run the service until
 // SIGTERM or SIGINT. Which service is decided by SPOTLINE_SERVICE, set per executable in CMake.
 
+#include <signal.h>
 #include <csignal>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -34,11 +38,17 @@ int main(int argc, char** argv) {
   std::string journalDir;
   std::string logFile;
   int metricsPort = -1;
+  bool realtime = false;
+  std::string pidsDir;
   app.add_option("--endpoints", endpointsFile, "endpoints.json written by 'spotline facility up'")->required();
   app.add_option("--journal", journalDir, "journal directory (rv only)");
   app.add_option("--metrics-port", metricsPort,
                  "Prometheus port on 127.0.0.1 (0: any free port; default: the one in endpoints.json)");
   app.add_option("--log", logFile, "append the log to this file");
+  app.add_flag("--realtime", realtime, "delivery only: pace the simulated machine to the wall clock");
+  app.add_option("--pids", pidsDir,
+                 "delivery only: the facility's pids/ directory; process faults (kill-rv@spot=N) SIGKILL "
+                 "the service named there");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -109,7 +119,21 @@ int main(int argc, char** argv) {
       keep = s;
       run = [s](std::stop_token stop) { s->run(stop); };
     } else if (service == "delivery") {
-      auto s = std::make_shared<runtime::DeliveryService>(ctx, facility, runtime::DeliveryOptions{});
+      runtime::DeliveryOptions options;
+      options.realtime = realtime;
+      if (!pidsDir.empty()) {
+        options.processFault = [pidsDir, log](const std::string& victim) {
+          std::ifstream in(std::filesystem::path(pidsDir) / (victim + ".pid"));
+          int pid = 0;
+          if (!(in >> pid) || pid <= 1) {
+            log->error("process fault: no pid for service {} in {}", victim, pidsDir);
+            return;
+          }
+          log->warn("process fault: SIGKILL to {} pid={}", victim, pid);
+          ::kill(pid, SIGKILL);
+        };
+      }
+      auto s = std::make_shared<runtime::DeliveryService>(ctx, facility, options);
       keep = s;
       run = [s](std::stop_token stop) { s->run(stop); };
     } else {

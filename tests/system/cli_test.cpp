@@ -149,5 +149,50 @@ TEST_F(CliTest, JournalVerifyFindsAChangedByteAndExitsThree) {
   EXPECT_EQ(run(spotline() + " journal verify " + quote(dir_ / "absent")).code, 2);
 }
 
+TEST_F(CliTest, FaultInterruptsWithItsInterlockAndResumeCompletesTheSameFraction) {
+  auto journal = dir_ / "journal";
+  auto first = run(spotline() + " deliver " + small() + " --room fixed-1 --seed 3 --json --fault door-open@t=4s" +
+                   " --journal " + quote(journal));
+  ASSERT_EQ(first.code, 4) << first.text();
+  auto j = nlohmann::json::parse(first.out);
+  EXPECT_EQ(j["status"], "interrupted");
+  ASSERT_EQ(j["interlocks"].size(), 1u);
+  EXPECT_EQ(j["interlocks"][0]["reason"], "door-open");
+  EXPECT_LT(j["spots_delivered"].get<int>(), 216);
+  const auto id = j["fraction_id"].get<std::string>();
+  EXPECT_NE(j["resume_with"].get<std::string>().find("--resume " + id), std::string::npos);
+
+  auto second = run(spotline() + " deliver " + small() + " --room fixed-1 --seed 3 --json --resume " + id +
+                    " --journal " + quote(journal));
+  ASSERT_EQ(second.code, 0) << second.text();
+  auto k = nlohmann::json::parse(second.out);
+  EXPECT_EQ(k["status"], "completed");
+  EXPECT_EQ(k["fraction_id"], id);
+  EXPECT_TRUE(k["resumed"].get<bool>());
+  EXPECT_EQ(k["spots_recorded"], 216);
+  EXPECT_EQ(run(spotline() + " journal verify " + quote(journal)).code, 0);
+}
+
+TEST_F(CliTest, BadFaultResumeOrRealtimeUseExitsTwoAndJournalsNothing) {
+  auto journal = dir_ / "journal";
+  auto bad =
+      run(spotline() + " deliver " + small() + " --room fixed-1 --fault laser@spot=3 --journal " + quote(journal));
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("unknown kind 'laser'"), std::string::npos) << bad.err;
+  auto where = run(spotline() + " deliver " + small() + " --room fixed-1 --fault overshoot@layer=2");
+  EXPECT_EQ(where.code, 2);
+  EXPECT_NE(where.err.find("overshoot takes spot=N"), std::string::npos) << where.err;
+  auto id = run(spotline() + " deliver " + small() + " --room fixed-1 --resume nonsense --journal " + quote(journal));
+  EXPECT_EQ(id.code, 2);
+  EXPECT_NE(id.err.find("not a fraction id"), std::string::npos) << id.err;
+  auto rt = run(spotline() + " deliver " + small() + " --room fixed-1 --realtime --facility " + quote(dir_));
+  EXPECT_EQ(rt.code, 2);
+  EXPECT_FALSE(std::filesystem::exists(journal));
+  // Resuming a fraction that was never started is refused by rv (exit 3).
+  auto none = run(spotline() + " deliver " + small() + " --room fixed-1 --json --resume F1-000000000000 --journal " +
+                  quote(journal));
+  EXPECT_EQ(none.code, 3) << none.text();
+}
+
 }  // namespace
 }  // namespace spotline::systemtest

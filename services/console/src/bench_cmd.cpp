@@ -203,6 +203,7 @@ void addBenchCommands(CLI::App& app, Action& action) {
   p->add_flag("--json", args->json, "print {embedded:{spots_per_s,p50_ms,p99_ms}, multiprocess:{...}}");
   p->callback([&action, args] { action = [args] { return pipeline(*args); }; });
   addPlanReadBench(*bench, action);
+  addDeliveryBench(*bench, action);
 }
 
 }  // namespace spotline::console

@@ -24,7 +24,7 @@ struct DeliverArgs {
 
 std::string resumeCommand(const DeliverArgs& a, const std::string& fractionId) {
   std::string cmd = "spotline deliver " + a.job.planFile + " --room " + a.job.room + " --resume " + fractionId;
-  if (a.facility.empty()) cmd += " --journal " + a.journal;
+  cmd += a.facility.empty() ? " --journal " + a.journal : " --facility " + a.facility;
   return cmd;
 }
 

@@ -19,6 +19,7 @@ struct DemoArgs {
   std::string plans;
   std::uint64_t seed = 1;
   bool json = false;
+  bool realtime = false;
 };
 
 int demo(const DemoArgs& a) {
@@ -53,8 +54,9 @@ int demo(const DemoArgs& a) {
   std::vector<JobOutcome> outcomes;
   auto t0 = clock.now();
   {
-    auto started =
-        runtime::EmbeddedFacility::start(zmq, log, clock, runtime::EmbeddedOptions{.journalDir = run / "journal"});
+    runtime::EmbeddedOptions options{.journalDir = run / "journal"};
+    options.delivery.realtime = a.realtime;
+    auto started = runtime::EmbeddedFacility::start(zmq, log, clock, std::move(options));
     if (!started) return complain("spotline demo", started.error().message, kExitIntegrity);
     runtime::ConsoleClient client(zmq, started.value()->endpoints(), clock);
     auto ready = client.waitForFacility(std::chrono::seconds(15));
@@ -79,18 +81,21 @@ int demo(const DemoArgs& a) {
     return code;
   }
   std::cout << "\nroom      fraction          status      spots delivered/recorded/planned   meterset "
-               "delivered/planned   simulated\n";
+               "delivered/planned   simulated   waited for beam\n";
   for (const auto& o : outcomes) {
     const auto& r = o.report;
-    std::printf("%-9s %-17s %-11s %8u / %8u / %8u   %12.4g / %-12.4g %-3s %7.1f s\n", r.room.c_str(),
-                r.fractionId.c_str(), r.status.c_str(), r.spotsDelivered, r.spotsRecorded, r.spotsPlanned,
-                r.metersetDelivered, r.metersetPlanned, r.metersetUnit.c_str(), r.simulatedSeconds);
+    std::printf(
+        "%-9s %-17s %-11s %8u / %8u / %8u   %12.4g / %-12.4g %-3s %7.1f s   %6.1f s (%u spills to other rooms)\n",
+        r.room.c_str(), r.fractionId.c_str(), r.status.c_str(), r.spotsDelivered, r.spotsRecorded, r.spotsPlanned,
+        r.metersetDelivered, r.metersetPlanned, r.metersetUnit.c_str(), r.simulatedSeconds, r.beamWaitSeconds,
+        r.spillsToOthers);
     for (const auto& i : r.interlocks) {
       std::printf("          interlock %s at beam %u layer %u spot %u (value %g, limit %g)\n", i.reason.c_str(), i.beam,
                   i.layer, i.spot, i.value, i.limit);
     }
     if (!o.error.empty()) std::printf("          %s\n", o.error.c_str());
   }
+  std::cout << "One synchrotron, three rooms: each spill goes to one room; the others wait (simulated time).\n";
   std::cout << "journal: " << (verify.ok ? "verified" : "DAMAGED: " + verify.message) << ", " << verify.records
             << " records in " << verify.segments << " segment(s)\n";
   std::printf("wall time %.2f s; log %s\n", wall, (run / "spotline.log").c_str());
@@ -106,6 +111,8 @@ void addDemoCommand(CLI::App& app, Action& action) {
   cmd->add_option("--plans", args->plans, "directory with carbon-10k.dcm, helium.dcm, small.dcm");
   cmd->add_option("--seed", args->seed, "seed of the machine model")->capture_default_str();
   cmd->add_flag("--json", args->json, "print the summary as JSON");
+  cmd->add_flag("--realtime", args->realtime,
+                "pace the machine to the wall clock, to watch the rooms wait for beam (takes minutes)");
   cmd->callback([&action, args] { action = [args] { return demo(*args); }; });
 }
 

@@ -32,6 +32,7 @@ struct FacilityArgs {
   std::string dir;
   bool json = false;
   int readySeconds = 30;
+  bool realtime = false;  // the delivery service paces the machine to the wall clock
 };
 
 volatile std::sig_atomic_t supervisorStop = 0;
@@ -133,12 +134,18 @@ void ensureEndpoints(const fs::path& dir) {
   bus::writeEndpoints(file, e);
 }
 
-std::vector<std::string> serviceArgs(const fs::path& dir, const std::string& service) {
+std::vector<std::string> serviceArgs(const fs::path& dir, const std::string& service, bool realtime) {
   std::vector<std::string> a{"--endpoints", (dir / "endpoints.json").string(), "--log",
                              (dir / "logs" / (service + ".log")).string()};
   if (service == "rv") {
     a.push_back("--journal");
     a.push_back((dir / "journal").string());
+  }
+  if (service == "delivery") {
+    // Process faults (kill-rv@spot=N ...) kill the service whose pid is in pids/.
+    a.push_back("--pids");
+    a.push_back((dir / "pids").string());
+    if (realtime) a.push_back("--realtime");
   }
   return a;
 }
@@ -168,8 +175,8 @@ int supervise(const FacilityArgs& a) {
       if (alivePid(dir, name) != 0) continue;
       if (supervisorStop != 0) break;
       int previous = readPid(pidFile(dir, name));
-      int pid =
-          spawn(executableDir() / processName(name), serviceArgs(dir, name), dir / "logs" / (name + ".out"), false);
+      int pid = spawn(executableDir() / processName(name), serviceArgs(dir, name, a.realtime),
+                      dir / "logs" / (name + ".out"), false);
       children[name] = pid;
       writePid(pidFile(dir, name), pid);
       log(out, (starts[name]++ == 0 && previous == 0 ? "started " : "restarted ") + name + " pid=" +
@@ -237,8 +244,9 @@ int up(const FacilityArgs& a) {
   std::map<std::string, int> before;
   for (const auto& name : bus::serviceNames()) before[name] = alivePid(dir, name);
   if (alivePid(dir, "supervisor") == 0) {
-    spawn(executableDir() / "spotline", {"facility", "supervise", "--dir", dir.string()},
-          dir / "logs" / "supervisor.out", true);
+    std::vector<std::string> supArgs{"facility", "supervise", "--dir", dir.string()};
+    if (a.realtime) supArgs.push_back("--realtime");
+    spawn(executableDir() / "spotline", supArgs, dir / "logs" / "supervisor.out", true);
   }
   auto endpoints = bus::readEndpoints(dir / "endpoints.json");
   if (!endpoints) return complain("spotline facility up", endpoints.error().message, kExitBadInput);
@@ -320,6 +328,9 @@ void addFacilityCommands(CLI::App& app, Action& action) {
     c->add_option("--dir", args->dir, "facility directory (endpoints.json, pids/, logs/, journal/)")->required();
   }
   for (auto* c : {upCmd, statusCmd, downCmd}) c->add_flag("--json", args->json, "machine-readable output");
+  for (auto* c : {upCmd, superviseCmd}) {
+    c->add_flag("--realtime", args->realtime, "pace the simulated machine to the wall clock (console, demos)");
+  }
   upCmd->add_option("--ready-timeout", args->readySeconds, "seconds to wait for every service to be ready")
       ->capture_default_str();
   upCmd->callback([&action, args] { action = [args] { return up(*args); }; });
