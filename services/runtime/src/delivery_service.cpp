@@ -175,6 +175,7 @@ void DeliveryService::releaseDurable() {
 
 void DeliveryService::stepMachine() {
   if (options_.realtime) synchrotron_.advanceTo(wallSim());
+  if (!options_.realtime && lastStart_ && ctx_.clock.now() - *lastStart_ < options_.startTogether) return;
   for (std::size_t i = 0; i < options_.stepsPerTurn; ++i) {
     if (!hasCredit()) {
       // The beam stays off between spots while rv catches up; too long and it is an interlock.
@@ -493,6 +494,7 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
     }
   });
   fractions_.Increment();
+  lastStart_ = ctx_.clock.now();
   ctx_.log->info("fraction={} plan={} room={} {} spots={} seed={} faults={}", placed.id, planUid, room,
                  resumed ? "resumed" : "started", t.spots, cmd.getSeed(), faultTexts.size());
   return {};

@@ -43,6 +43,10 @@ struct DeliveryOptions {
   // Credit in beam time as well as in events: the machine does not run more than this much
   // simulated time ahead of what rv has made durable (bounds what a crash of rv can leave unrecorded).
   SimDuration maxUnacknowledgedBeam = std::chrono::seconds(5);
+  // Simulated time: the machine waits this long (wall) after a beam-on request before it runs, so
+  // that fractions started together (the console starting three rooms) start at the same
+  // simulated time and share the synchrotron the same way every run.
+  WallClock::Duration startTogether = std::chrono::milliseconds(250);
   // Carries out a process fault (kill-rv@spot=N ...) by stopping that service; empty when this
   // delivery service cannot (a multi-process facility), and such faults are refused.
   std::function<void(const std::string& service)> processFault;
@@ -124,6 +128,7 @@ class DeliveryService {
   delivery::Synchrotron synchrotron_;
   WallClock::TimePoint epoch_;
   std::optional<WallClock::TimePoint> creditWaitSince_;
+  std::optional<WallClock::TimePoint> lastStart_;
   double creditValue_ = 0.0, creditLimit_ = 0.0;  // what ran out: events, or beam time
   std::string creditWhat_;
 };
