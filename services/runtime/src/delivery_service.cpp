@@ -132,6 +132,8 @@ void DeliveryService::run(std::stop_token stop) {
     heartbeat_.tick(publisher_, ready_);
     bool busy = false;
     for (auto& [room, f] : rooms_) busy |= f.state == State::Running;
+    // Waiting for fractions started together, the machine is not busy: do not spin.
+    if (!options_.realtime && lastStart_ && ctx_.clock.now() - *lastStart_ < options_.startTogether) busy = false;
     bus::pollReadable({&commands_.socket(), &subscriber_.socket(), &streamLink_.socket()},
                       std::chrono::milliseconds(busy && !options_.realtime ? 0 : (busy ? 1 : 20)));
     while (auto ev = subscriber_.receive()) {
