@@ -77,10 +77,10 @@ void RasterScanner::start(SimDuration at) {
   requestedAt_ = at;
   for (std::size_t i = 0; i < faults_.size(); ++i) {
     if (faults_[i].kind == FaultKind::DoorOpen && faults_[i].trigger == FaultTrigger::Time) {
-      const SimDuration t = at + faults_[i].after;
-      doorAt_ = doorAt_ ? std::min(*doorAt_, t) : t;
+      doors_.push_back(at + faults_[i].after);
     }
   }
+  std::sort(doors_.begin(), doors_.end());
   if (normalise(plan_, cursor_).beamIndex >= plan_.beams.size()) {
     done_ = true;
     pending_.push_back(FractionCompleted{now_});
@@ -113,8 +113,21 @@ void RasterScanner::grant(const Spill& spill, std::uint32_t others, const std::s
   measuredRate_ = 0.0;
   magnetsReady_ = true;  // the magnets reach the next spot during the gap
   abortAt_.reset();
+  if (door() && *door() <= spill.start) {
+    // The door opened while the room waited: the beam was off; the spill is given back unused. A
+    // spot that the last spill's end interrupted is recorded as partial.
+    const SimDuration at = std::max(now_, *door());
+    now_ = at;
+    flushPartial();
+    hold(at, at, HoldCause::DoorOpen);  // no beam to switch off: no latency
+    return;
+  }
   pending_.push_back(WaitingForSpill{spill.number, requestedAt_, spill.start, others, lastOther});
   now_ = std::max(now_, spill.start);
+  if (abortNextSpill_) {
+    abortNextSpill_ = false;
+    abortAt_ = spill.start + params_.faultSpillAbortAfter;
+  }
   for (std::size_t i = 0; i < faults_.size(); ++i) {
     if (!fired_[i] && faults_[i].trigger == FaultTrigger::Spill && faults_[i].ordinal == spillsReceived_) {
       fired_[i] = true;
@@ -122,11 +135,14 @@ void RasterScanner::grant(const Spill& spill, std::uint32_t others, const std::s
       if (faults_[i].kind == FaultKind::SpillAbort) abortAt_ = spill.start + params_.faultSpillAbortAfter;
     }
   }
-  // The door opened while the room waited: no beam at all. A spot that the last spill's end
-  // interrupted is recorded as partial.
-  if (doorAt_ && *doorAt_ <= now_) {
-    if (spotInProgress_) pending_.push_back(record(true));
-    hold(*doorAt_, now_, HoldCause::DoorOpen);
+}
+
+void RasterScanner::flushPartial() {
+  if (!spotInProgress_) return;
+  if (spotTrue_ > 0.0) {
+    pending_.push_back(record(true));
+  } else {
+    spotInProgress_ = false;  // nothing reached the patient: the spot starts afresh
   }
 }
 
@@ -146,9 +162,9 @@ void RasterScanner::releaseSpill(SimDuration at) {
 
 void RasterScanner::hold(SimDuration requestedAt, SimDuration off, HoldCause cause) {
   held_ = true;
-  if (cause == HoldCause::DoorOpen) doorAt_.reset();
+  if (cause == HoldCause::DoorOpen && !doors_.empty()) doors_.erase(doors_.begin());
   now_ = std::max(now_, off);
-  pending_.push_back(BeamHeld{cause, requestedAt, now_});
+  pending_.push_back(BeamHeld{cause, requestedAt, off});
   releaseSpill(now_);
 }
 
@@ -162,7 +178,7 @@ std::vector<SimEvent> RasterScanner::holdNow(SimDuration at, HoldCause cause) {
   now_ = std::max(now_, at);
   // Between spots the beam is already off. A spot that a spill end interrupted has particles
   // that were extracted but not yet recorded: they are recorded now as a partial spot.
-  if (spotInProgress_) out.emplace_back(record(true));
+  flushPartial();
   hold(now_, now_, cause);
   while (!pending_.empty()) {
     out.push_back(std::move(pending_.front()));
@@ -177,8 +193,11 @@ void RasterScanner::resume(SimDuration at) {
   now_ = std::max(now_, at);
   requestedAt_ = now_;
   // The interrupted layer is re-opened (LayerStarted again) and its intensity chosen anew, also
-  // for what remains of the interrupted spot.
-  layerOpen_ = false;
+  // for what remains of the interrupted spot. A layer whose last spot was done only needs its
+  // LayerCompleted: it stays open.
+  if (layerOpen_ && cursor_.beamIndex < plan_.beams.size() && cursor_.spotIndex < layer().spots.size()) {
+    layerOpen_ = false;
+  }
 }
 
 ResumePoint RasterScanner::position() const {
@@ -246,7 +265,7 @@ std::optional<SimEvent> RasterScanner::finishLayer() {
   const bool sameBeam = cursor_.beamIndex == done.beamIndex && cursor_.beamIndex < plan_.beams.size();
   const bool fits = now_ + params_.energyStep < spill_->end && spill_->particles - spillUsed_ >= 1.0 &&
                     !(abortAt_ && *abortAt_ <= now_ + params_.energyStep) &&
-                    !(doorAt_ && *doorAt_ <= now_ + params_.energyStep);
+                    !(door() && *door() <= now_ + params_.energyStep);
   if (params_.multiEnergyExtraction && sameBeam && fits && layer().energy < energy) {
     now_ += params_.energyStep;
     measuredRate_ = 0.0;
@@ -254,11 +273,9 @@ std::optional<SimEvent> RasterScanner::finishLayer() {
     done_ = true;
     releaseSpill(now_);
     pending_.push_back(FractionCompleted{now_});
-  } else if (abortAt_) {
-    // The spill the fault was to abort ends now, before the fault's time: the loss is noticed
-    // when the next layer asks for it, with no beam on.
-    hold(now_, now_, HoldCause::SpillAborted);
   } else {
+    // A spill-abort due in a spill the room finished early moves to the room's next spill.
+    if (abortAt_) abortNextSpill_ = true;
     releaseSpill(now_);
   }
   return done;
@@ -267,16 +284,20 @@ std::optional<SimEvent> RasterScanner::finishLayer() {
 RasterScanner::Cut RasterScanner::nextCut() const {
   Cut cut{spill_->end, Cut::Kind::SpillEnd};
   if (abortAt_ && *abortAt_ < cut.at) cut = Cut{*abortAt_, Cut::Kind::Abort};
-  if (doorAt_ && *doorAt_ < cut.at) cut = Cut{std::max(*doorAt_, now_), Cut::Kind::Door};
+  if (door() && *door() < cut.at) cut = Cut{std::max(*door(), now_), Cut::Kind::Door};
   return cut;
 }
 
 void RasterScanner::fireSpotFaults(std::uint64_t ordinal) {
   for (std::size_t i = 0; i < faults_.size(); ++i) {
-    if (fired_[i] || faults_[i].trigger != FaultTrigger::Spot || faults_[i].ordinal > ordinal) continue;
+    if (fired_[i] || faults_[i].trigger != FaultTrigger::Spot) continue;
+    // Drift and a failed monitor persist from their spot on (also when a resume starts later);
+    // the one-shot faults act on their own spot only.
+    const bool persistent = faults_[i].kind == FaultKind::PositionDrift || faults_[i].kind == FaultKind::Monitor2Fail;
+    if (persistent ? faults_[i].ordinal > ordinal : faults_[i].ordinal != ordinal) continue;
     fired_[i] = true;
     trigger(faults_[i], now_);
-    if (faults_[i].kind == FaultKind::DoorOpen) doorAt_ = doorAt_ ? std::min(*doorAt_, now_) : now_;
+    if (faults_[i].kind == FaultKind::DoorOpen) doors_.insert(doors_.begin(), now_);
     if (faults_[i].kind == FaultKind::Overshoot) spotExtra_ = -1.0;  // marks this spot
   }
 }
@@ -306,6 +327,11 @@ std::optional<SimEvent> RasterScanner::startSpot() {
       intensityLevels(plan_.beams[cursor_.beamIndex].ion, params_).front() * toSeconds(params_.beamOffReaction);
   if (cursorRecorded_ > 0.0 &&
       (target <= params_.resumeSkipFraction * planned || target * unit_ <= 0.5 * lowestOvershoot)) {
+    // The spot is complete within tolerance: a closing record without beam says so.
+    const plan::Layer& l = layer();
+    pending_.push_back(SpotDelivered{cursor_.beamIndex, cursor_.layerIndex, cursor_.spotIndex,
+                                     plan_.beams[cursor_.beamIndex].number, spot.meterset, target, 0.0, 0.0, spot.x,
+                                     spot.y, spot.x, spot.y, l.energy, spill_->number, now_, now_, false});
     ++cursor_.spotIndex;
     cursorRecorded_ = 0.0;
     return step();
@@ -338,6 +364,12 @@ std::optional<SimEvent> RasterScanner::startSpot() {
                        ? std::max(0.0, targetParticles - estimate * toSeconds(params_.beamOffReaction))
                        : targetParticles;
   if (spotExtra_ < 0.0) spotExtra_ = params_.faultOvershootFraction * targetParticles;
+  // A spill-abort due after the room's last spot in this spill would never happen: the spill is
+  // lost halfway through that spot instead, so that the fault always leads to its interlock.
+  if (abortAt_ && cursor_.spotIndex + 1 == layer().spots.size() && !params_.multiEnergyExtraction) {
+    const SimDuration expectedEnd = now_ + fromSeconds((spotThreshold_ + spotExtra_) / spotRate_);
+    if (*abortAt_ >= expectedEnd) abortAt_ = now_ + fromSeconds(0.5 * (spotThreshold_ + spotExtra_) / spotRate_);
+  }
   spotExtracted_ = 0.0;
   spotTrue_ = 0.0;
   spotStart_ = now_;

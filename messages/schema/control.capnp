@@ -49,6 +49,7 @@ struct VerifyReply {
   spotsRecorded @8 :UInt32;  # spots completed so far
   metersetRecorded @9 :Float64;
   sessions @10 :UInt32;      # delivery sessions so far
+  hasResumePoint @11 :Bool;  # a spot record is journaled: resume at resumeBeam/Layer/Spot
 }
 
 struct FractionQuery {

@@ -384,6 +384,93 @@ TEST(FractionSimulator, ResumePointCarriesThePartialSpotAcrossSessions) {
   }
 }
 
+TEST(FractionSimulator, AHoldAfterTheLastSpotDoesNotHoldACompletedFraction) {
+  plan::Plan p;
+  p.beams.push_back(treatmentBeam(1, {pointLayer(200, 3, 1e6)}));
+  FractionSimulator sim(p, {}, 1);
+  std::optional<SimEvent> ev;
+  while ((ev = sim.step()) && !std::holds_alternative<LayerCompleted>(*ev)) {
+  }
+  ASSERT_TRUE(ev.has_value());
+  const auto rest = sim.hold();
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<FractionCompleted>(rest[0]));
+  EXPECT_TRUE(sim.finished());
+  EXPECT_FALSE(sim.held());
+}
+
+TEST(FractionSimulator, ResumeAfterALayersLastSpotCompletesThatLayerFirst) {
+  plan::Plan p;
+  p.beams.push_back(treatmentBeam(1, {pointLayer(200, 3, 1e6), pointLayer(190, 3, 1e6)}));
+  FractionSimulator sim(p, {}, 1);
+  std::vector<SimEvent> all;
+  int spots = 0;
+  while (auto ev = sim.step()) {
+    all.push_back(*ev);
+    if (std::holds_alternative<SpotDelivered>(*ev) && ++spots == 3) break;  // the first layer's last spot
+  }
+  auto held = sim.hold();
+  all.insert(all.end(), held.begin(), held.end());
+  sim.resume();
+  auto rest = runToEnd(sim);
+  all.insert(all.end(), rest.begin(), rest.end());
+  const auto completed = only<LayerCompleted>(all);
+  ASSERT_EQ(completed.size(), 2u);
+  EXPECT_EQ(completed[0].layerIndex, 0u);
+  EXPECT_EQ(completed[1].layerIndex, 1u);
+  EXPECT_EQ(deliveredSpots(all), plannedSpots(p));
+}
+
+TEST(FractionSimulator, SpillAbortDueAfterTheRoomsLastSpotInTheSpillCutsThatSpot) {
+  plan::Plan p;
+  // The first layer is 10 spots of 20 ms, done long before the abort 1 s into the spill.
+  p.beams.push_back(treatmentBeam(1, {pointLayer(200, 10, 1e6), pointLayer(190, 400, 1.1e6)}));
+  auto params = exactParameters();
+  FractionSimulator sim(p, params, 1, {}, {fault("spill-abort@spill=1")});
+  const auto events = runToEnd(sim);
+  const auto held = only<BeamHeld>(events);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].cause, HoldCause::SpillAborted);
+  EXPECT_EQ(held[0].at, 1500ms + 9 * 20ms + 10ms);  // halfway through the 10th spot
+  const auto spots = only<SpotDelivered>(events);
+  ASSERT_EQ(spots.size(), 10u);
+  EXPECT_TRUE(spots.back().partial);
+  EXPECT_NEAR(spots.back().delivered, 0.5e6, 1.0);
+  sim.resume();
+  const auto rest = only<SpotDelivered>(runToEnd(sim));
+  EXPECT_EQ(rest.front().spotIndex, 9u);
+  EXPECT_NEAR(rest.front().delivered, 0.5e6, 1.0);
+}
+
+TEST(FractionSimulator, DoorOpenWhileWaitingHoldsWithoutBeamAndGivesTheSpillBack) {
+  plan::Plan p;
+  p.beams.push_back(treatmentBeam(1, {pointLayer(200, 10, 1e6)}));
+  FractionSimulator sim(p, {}, 1, {}, {fault("door-open@t=500ms")});  // during the first acceleration
+  const auto events = runToEnd(sim);
+  ASSERT_EQ(events.size(), 1u);
+  const auto& h = std::get<BeamHeld>(events[0]);
+  EXPECT_EQ(h.cause, HoldCause::DoorOpen);
+  EXPECT_EQ(h.requestedAt, 500ms);
+  EXPECT_EQ(h.at, h.requestedAt);  // the beam was never on
+  EXPECT_FALSE(sim.allocator().lease().has_value());
+  sim.resume();
+  EXPECT_EQ(only<SpotDelivered>(runToEnd(sim)).size(), 10u);
+}
+
+TEST(FractionSimulator, ARemainderTooSmallToDeliverIsClosedWithoutBeam) {
+  plan::Plan p;
+  p.beams.push_back(treatmentBeam(1, {pointLayer(200, 3, 1e6)}));
+  // 99.8 % of spot 1 was delivered before an interruption: the rest is within tolerance.
+  FractionSimulator sim(p, {}, 1, ResumePoint{0, 0, 1, 0.998e6});
+  const auto spots = only<SpotDelivered>(runToEnd(sim));
+  ASSERT_EQ(spots.size(), 2u);
+  EXPECT_EQ(spots[0].spotIndex, 1u);
+  EXPECT_EQ(spots[0].delivered, 0.0);
+  EXPECT_FALSE(spots[0].partial);
+  EXPECT_NEAR(spots[0].target, 2000.0, 1e-6);
+  EXPECT_EQ(spots[0].start, spots[0].end);
+}
+
 // Property: for random sequences of interruptions (operator holds between spots, door signals
 // inside spots, spill aborts) and resumes, in the same session or in a new one from the resume
 // point, every spot's delivered total is its planned meterset within tolerance and never above

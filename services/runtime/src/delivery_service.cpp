@@ -136,14 +136,7 @@ void DeliveryService::run(std::stop_token stop) {
     if (!options_.realtime && lastStart_ && ctx_.clock.now() - *lastStart_ < options_.startTogether) busy = false;
     bus::pollReadable({&commands_.socket(), &subscriber_.socket(), &streamLink_.socket()},
                       std::chrono::milliseconds(busy && !options_.realtime ? 0 : (busy ? 1 : 20)));
-    while (auto ev = subscriber_.receive()) {
-      ready_ = true;
-      auto decoded = messages::decode(ev->frame);
-      if (decoded && decoded.value()->body().isHeartbeat()) {
-        auto hb = decoded.value()->body().getHeartbeat();
-        peers_.heard(bus::str(hb.getService()), hb.getReady());
-      }
-    }
+    hearPeers();
     sender_.poll();
     unacked_.Set(static_cast<double>(sender_.unacknowledged()));
     while (auto in = commands_.receive()) handleCommand(*in);
@@ -160,6 +153,17 @@ void DeliveryService::run(std::stop_token stop) {
     releaseDurable();
   }
   ctx_.log->info("delivery service stopping");
+}
+
+void DeliveryService::hearPeers() {
+  while (auto ev = subscriber_.receive()) {
+    ready_ = true;
+    auto decoded = messages::decode(ev->frame);
+    if (decoded && decoded.value()->body().isHeartbeat()) {
+      auto hb = decoded.value()->body().getHeartbeat();
+      peers_.heard(bus::str(hb.getService()), hb.getReady());
+    }
+  }
 }
 
 void DeliveryService::releaseDurable() {
@@ -316,18 +320,24 @@ void DeliveryService::emitHold(Fraction& f, wire::HoldReason reason, double valu
 
 void DeliveryService::interlock(Fraction& f, wire::HoldReason reason, double value, double limit,
                                 const std::string& detail) {
-  // Beam off now: a spot under way (one a spill end interrupted) is recorded as partial.
+  // Beam off now: a spot under way (one a spill end interrupted) is recorded as partial. Events the
+  // machine had already produced come first: a fraction that completed is not held, and a hold the
+  // machine raised itself (door, lost spill) is the one reported.
   SimDuration requested = std::max(f.simLast, synchrotron_.now());
   SimDuration off = requested;
+  bool machineHold = false;
   for (const auto& ev : synchrotron_.hold(f.room)) {
+    const auto* bh = std::get_if<delivery::BeamHeld>(&ev);
     if (const auto* sd = std::get_if<delivery::SpotDelivered>(&ev)) {
       emitSpot(f, *sd);
-    } else if (const auto* bh = std::get_if<delivery::BeamHeld>(&ev)) {
+    } else if (bh != nullptr && bh->cause == delivery::HoldCause::External) {
       off = bh->at;
-    } else if (!std::holds_alternative<delivery::FaultTriggered>(ev)) {
+    } else {
+      machineHold |= bh != nullptr;
       dispatch(f, ev);
     }
   }
+  if (f.state == State::Ending || machineHold) return;
   f.simLast = std::max(f.simLast, off);
   emitHold(f, reason, value, limit, detail, requested, off);
 }
@@ -382,6 +392,12 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
   if (auto it = rooms_.find(room); it != rooms_.end()) {
     return "room " + room + " is busy with fraction " + it->second.id;
   }
+  // A service that just came up may not have been heard yet: give it one heartbeat timeout.
+  const auto hbDeadline = ctx_.clock.now() + bus::kHeartbeatTimeout;
+  while (!peers_.firstMissing(options_.criticalServices).empty() && ctx_.clock.now() < hbDeadline) {
+    bus::pollReadable({&subscriber_.socket()}, std::chrono::milliseconds(20));
+    hearPeers();
+  }
   auto missing = peers_.firstMissing(options_.criticalServices);
   if (!missing.empty()) return missing + " is not running or not ready; beam-on needs it";
 
@@ -434,7 +450,7 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
   // Where to continue: the first spot rv has not journaled as complete, with what it has of it.
   delivery::ResumePoint from;
   const bool resumed = !resumeId.empty();
-  if (resumed && (vr.getResumeAfterSpot() || vr.getResumeSpotDelivered() > 0.0)) {
+  if (resumed && vr.getHasResumePoint()) {
     bool found = false;
     for (std::uint32_t b = 0; b < plan->beams.size(); ++b) {
       if (plan->beams[b].number.value() != vr.getResumeBeam()) continue;
@@ -563,8 +579,17 @@ void DeliveryService::handleCommand(const bus::Inbound& in) {
               std::string(toString(f->lastHold.value_or(wire::HoldReason::OPERATOR_PAUSE))));
         }
       } else {
-        if (f->state == State::Running) synchrotron_.hold(f->room);
-        end(*f, wire::FractionOutcome::ABORTED, wire::TerminationStatus::OPERATOR, bus::str(a.getReason()));
+        // Beam off first: what the machine delivered until now is recorded before the end.
+        for (const auto& ev : synchrotron_.hold(f->room)) {
+          if (const auto* sd = std::get_if<delivery::SpotDelivered>(&ev)) {
+            emitSpot(*f, *sd);
+          } else if (!std::holds_alternative<delivery::BeamHeld>(ev)) {
+            dispatch(*f, ev);
+          }
+        }
+        if (f->state != State::Ending) {
+          end(*f, wire::FractionOutcome::ABORTED, wire::TerminationStatus::OPERATOR, bus::str(a.getReason()));
+        }
       }
       break;
     }

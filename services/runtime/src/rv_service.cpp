@@ -257,6 +257,7 @@ void RvService::verify(const bus::Inbound& in, const messages::Decoded& msg) {
     out.setSpotsRecorded(entry->spots);
     out.setMetersetRecorded(entry->meterset);
     out.setSessions(entry->sessions);
+    out.setHasResumePoint(entry->anySpot);
   }
   auto frame = encoder_.finish();
   // The decision is part of the record: journal the request and the answer before answering.

@@ -87,6 +87,9 @@ class RasterScanner {
   Cut nextCut() const;
   void fireSpotFaults(std::uint64_t ordinal);
   void trigger(FaultSpec& f, SimDuration at);
+  std::optional<SimDuration> door() const { return doors_.empty() ? std::nullopt : std::optional(doors_.front()); }
+  // Records what a spot under way received so far as a partial record (nothing if it received nothing).
+  void flushPartial();
   double remainingTarget() const;  // plan units, of the spot at the cursor
 
   const plan::Plan& plan_;
@@ -106,7 +109,8 @@ class RasterScanner {
   SimDuration startedAt_{0};
   SimDuration now_{0};
   SimDuration requestedAt_{0};
-  std::optional<SimDuration> doorAt_;
+  std::vector<SimDuration> doors_;  // door signals still to come, earliest first
+  bool abortNextSpill_ = false;     // a spill-abort whose spill the room finished before it
 
   std::optional<Spill> spill_;
   std::uint32_t spillsReceived_ = 0;

@@ -97,6 +97,7 @@ class DeliveryService {
   void interlock(Fraction& f, wire::HoldReason reason, double value, double limit, const std::string& detail);
   void end(Fraction& f, wire::FractionOutcome outcome, wire::TerminationStatus status, const std::string& code);
   Fraction* find(std::string_view fractionId);
+  void hearPeers();             // drains the subscriber, noting heartbeats
   SimDuration wallSim() const;  // wall time since the service started, as simulated time
   // Forgets fractions that ended and are fully acknowledged: their room is free again.
   void releaseDurable();
