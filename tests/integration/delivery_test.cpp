@@ -267,6 +267,36 @@ TEST_F(DeliveryTest, KilledQaIsAHeartbeatHoldWithinTheTimeout) {
   EXPECT_LT(waited, std::chrono::duration<double>(bus::kHeartbeatTimeout).count() + 0.5);
 }
 
+// The delivery service dies in the middle of a fraction (no end is journaled); a new facility on
+// the same journal resumes it from what rv journaled.
+TEST_F(DeliveryTest, FractionInterruptedByADeliveryCrashResumesFromTheJournal) {
+  EmbeddedOptions options;
+  options.delivery.realtime = true;  // so that the crash lands in the middle of the fraction
+  options.delivery.machine.spillGap = std::chrono::milliseconds(200);
+  start(std::move(options));
+  auto loaded = client_->loadPlan(plan_);
+  auto fid = client_->startFraction(plan_, loaded.contentHash, "gantry-1", 1, 5);
+  ASSERT_TRUE(fid.ok()) << fid.error().message;
+  ASSERT_TRUE(client_->awaitSpots(fid.value(), 20, std::chrono::seconds(20)));
+  facility_->stopService("delivery");
+  stop();
+  const auto before = ofFraction(readJournal(dir_ / "journal"), fid.value());
+  ASSERT_FALSE(before.empty());
+  for (const auto& e : before) EXPECT_NE(e.which, Body::FRACTION_ENDED) << "the crash left the fraction open";
+  const auto journaledSpots = spotTotals(before).size();
+  EXPECT_LT(journaledSpots, plan::totals(plan_).spots);
+
+  start();
+  FractionReport second;
+  deliver(StartOptions{.resumeFractionId = fid.value()}, 5, &second);
+  EXPECT_EQ(second.status, "completed");
+  EXPECT_TRUE(second.resumed);
+  stop();
+  const auto events = ofFraction(readJournal(dir_ / "journal"), fid.value());
+  expectEverySpotWithinTolerance(plan_, spotTotals(events));
+  EXPECT_TRUE(recorder::verifyJournal(dir_ / "journal").ok);
+}
+
 // Three rooms at once share the synchrotron: all complete, each waited for the others, and no
 // spill carried beam to two rooms.
 TEST_F(DeliveryTest, ThreeRoomsShareTheSynchrotronAndEachWaitsForTheOthers) {
