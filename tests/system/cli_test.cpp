@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "run.h"
 
@@ -171,6 +173,39 @@ TEST_F(CliTest, FaultInterruptsWithItsInterlockAndResumeCompletesTheSameFraction
   EXPECT_TRUE(k["resumed"].get<bool>());
   EXPECT_EQ(k["spots_recorded"], 216);
   EXPECT_EQ(run(spotline() + " journal verify " + quote(journal)).code, 0);
+
+  // The journal's own view: one fraction, two sessions, one hold; one CSV line per spot record.
+  auto fr = run(spotline() + " journal fractions " + quote(journal) + " --json");
+  ASSERT_EQ(fr.code, 0) << fr.text();
+  auto list = nlohmann::json::parse(fr.out)["fractions"];
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["fraction_id"], id);
+  EXPECT_EQ(list[0]["status"], "completed");
+  EXPECT_EQ(list[0]["sessions"], 2);
+  EXPECT_EQ(list[0]["holds"], 1);
+  EXPECT_EQ(list[0]["spots_delivered"], 216);
+  auto csv = run(spotline() + " journal spots " + quote(journal) + " --fraction " + id + " --csv");
+  ASSERT_EQ(csv.code, 0) << csv.text();
+  std::istringstream lines(csv.out);
+  std::string line;
+  std::getline(lines, line);
+  EXPECT_EQ(line, "seq,beam,layer,spot,planned,delivered,unit,x_planned,y_planned,x_measured,y_measured");
+  std::map<std::string, std::pair<double, double>> perSpot;  // planned, delivered sum
+  std::size_t records = 0;
+  while (std::getline(lines, line)) {
+    ++records;
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    ASSERT_EQ(f.size(), 11u) << line;
+    auto& s = perSpot[f[1] + "/" + f[2] + "/" + f[3]];
+    s.first = std::stod(f[4]);
+    s.second += std::stod(f[5]);
+  }
+  EXPECT_EQ(perSpot.size(), 216u);
+  EXPECT_GT(records, 216u);  // the spot the door cut has two records
+  for (const auto& [key, s] : perSpot) EXPECT_NEAR(s.second, s.first, 0.03 * s.first) << key;
+  EXPECT_EQ(run(spotline() + " journal spots " + quote(journal) + " --fraction F9-x --csv").code, 2);
 }
 
 TEST_F(CliTest, BadFaultResumeOrRealtimeUseExitsTwoAndJournalsNothing) {
