@@ -11,7 +11,7 @@ packages=(
   prometheus-cpp-dev
   libboost-dev
   nlohmann-json3-dev libcli11-dev
-  libssl-dev
+  libssl-dev libsodium-dev
   libdcmtk-dev libtomlplusplus-dev
   python3-pydicom dicom3tools
   clang-14 libclang-rt-14-dev

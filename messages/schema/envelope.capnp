@@ -52,5 +52,8 @@ struct Message {
     fractionQuery @27 :Control.FractionQuery;
     fractionSummary @28 :Control.FractionSummary;
     errorReply @29 :Control.ErrorReply;
+    journalIncident @30 :Control.JournalIncident;
+    journalQuery @31 :Control.JournalQuery;
+    journalQueryReply @32 :Control.JournalQueryReply;
   }
 }

@@ -10,7 +10,7 @@ namespace spotline::messages {
 
 namespace {
 constexpr std::size_t kScratchWords = 256;  // 2 KiB: every event but a plan fits without malloc
-constexpr auto kLastKnownBody = wire::Message::Body::ERROR_REPLY;
+constexpr auto kLastKnownBody = wire::Message::Body::JOURNAL_QUERY_REPLY;
 }  // namespace
 
 std::string_view toString(DecodeError e) {

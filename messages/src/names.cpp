@@ -34,6 +34,9 @@ std::string_view bodyName(wire::Message::Body::Which which) {
     case W::FRACTION_QUERY: return "fractionQuery";
     case W::FRACTION_SUMMARY: return "fractionSummary";
     case W::ERROR_REPLY: return "errorReply";
+    case W::JOURNAL_INCIDENT: return "journalIncident";
+    case W::JOURNAL_QUERY: return "journalQuery";
+    case W::JOURNAL_QUERY_REPLY: return "journalQueryReply";
   }
   return "unknown";
 }

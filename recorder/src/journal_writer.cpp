@@ -7,10 +7,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <tuple>
 
+#include "checkpoint.h"
 #include "file_io.h"
 #include "format.h"
 #include "scanner.h"
@@ -136,10 +140,18 @@ Result<Tail, JournalError> createJournal(const JournalOptions& options) {
 
 // Scans the whole journal; repairs a torn tail of the last segment; refuses anything else.
 // Returns nullopt when the journal turned out to hold nothing at all and must be created afresh.
-Result<std::optional<Tail>, JournalError> recover(const JournalOptions& options, RecoveryReport& report) {
+Result<std::optional<Tail>, JournalError> recover(const JournalOptions& options, RecoveryReport& report,
+                                                  detail::CheckpointCheck& checks) {
   detail::JournalScanner scanner(options.dir, {.keepPayloads = false, .liveTail = false});
   auto outcome = scanner.next();
-  while (outcome == detail::JournalScanner::Outcome::Record) outcome = scanner.next();
+  while (outcome == detail::JournalScanner::Outcome::Record) {
+    if (auto bad = checks.onRecords(scanner.nextIndex(), scanner.chainHash(), scanner.journalId())) {
+      return fail(JournalError::Corrupt, "journal " + options.dir.string() +
+                                             " does not match its signed checkpoints: " +
+                                             detail::describe(options.dir, *bad) + "; run `spotline journal verify`");
+    }
+    outcome = scanner.next();
+  }
   Tail tail;
   tail.chain = scanner.chainHash();
   tail.journalId = scanner.journalId();
@@ -158,7 +170,7 @@ Result<std::optional<Tail>, JournalError> recover(const JournalOptions& options,
     return fail(JournalError::Corrupt, "journal " + options.dir.string() +
                                            " is damaged: " + detail::describe(options.dir, damage) +
                                            " (only a torn tail at the end of the last segment is repaired on open; run "
-                                           "`spotline journal verify`)");
+                                           "`spotline journal verify`, then `spotline journal repair`)");
   };
   auto numbers = detail::listSegments(options.dir);
   if (!numbers) return numbers.error();
@@ -214,8 +226,11 @@ Result<std::optional<Tail>, JournalError> recover(const JournalOptions& options,
 // The file-backed writer. See JournalWriter for lifecycle and threading.
 class FileJournalWriter final : public JournalWriter {
  public:
-  FileJournalWriter(JournalOptions options, UniqueFd lock, UniqueFd segment, const Tail& tail)
+  FileJournalWriter(JournalOptions options, UniqueFd lock, UniqueFd segment, const Tail& tail,
+                    std::uint64_t checkpointed)
       : options_(std::move(options)),
+        checkpointed_(checkpointed),
+        checkpointedAt_(std::chrono::steady_clock::now()),
         lock_(std::move(lock)),
         segment_(std::move(segment)),
         journalId_(tail.journalId),
@@ -282,8 +297,41 @@ class FileJournalWriter final : public JournalWriter {
       pending_.shrink_to_fit();
       pendingEnds_.shrink_to_fit();
     }
+    if (options_.signingKey && durable_ > checkpointed_ &&
+        (durable_ - checkpointed_ >= options_.checkpointRecords ||
+         std::chrono::steady_clock::now() - checkpointedAt_ >= options_.checkpointInterval)) {
+      if (auto signedNow = checkpoint(); !signedNow) return signedNow.error();
+    }
     return durable_;
   }
+
+  Result<std::uint64_t, JournalError> checkpoint() override {
+    if (!options_.signingKey || durable_ == checkpointed_) return checkpointed_;
+    if (broken_) return fail(JournalError::Io, "journal writer stopped after an earlier failure (" + *broken_ + ")");
+    const auto unixNs =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    const auto line = detail::encodeCheckpoint(journalId_, durable_, durableChain_, unixNs, *options_.signingKey);
+    const auto path = options_.dir / detail::kCheckpointsFile;
+    if (!checkpoints_.valid()) {
+      checkpoints_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+      if (!checkpoints_.valid()) return ioFailure("cannot open", path, errno);
+    }
+    struct stat st {};
+    if (::fstat(checkpoints_.get(), &st) != 0) return ioFailure("cannot stat", path, errno);
+    const std::span<const std::byte> parts[] = {std::as_bytes(std::span(line))};
+    Status written = detail::writeFully(checkpoints_.get(), static_cast<std::uint64_t>(st.st_size), parts, path);
+    if (written && options_.sync) written = detail::syncData(checkpoints_.get(), path);
+    if (!written) {
+      broken_ = written.error().message;
+      return written.error();
+    }
+    checkpointed_ = durable_;
+    checkpointedAt_ = std::chrono::steady_clock::now();
+    return checkpointed_;
+  }
+
+  std::uint64_t checkpointedRecords() const override { return checkpointed_; }
 
   std::uint64_t nextIndex() const override { return nextIndex_; }
   std::size_t pendingRecords() const override { return pendingEnds_.size(); }
@@ -326,7 +374,10 @@ class FileJournalWriter final : public JournalWriter {
   }
 
   JournalOptions options_;
-  UniqueFd lock_;  // held, never used: the flock lives as long as the descriptor
+  std::uint64_t checkpointed_;  // records covered by the last checkpoint
+  std::chrono::steady_clock::time_point checkpointedAt_;
+  UniqueFd checkpoints_;  // dir/CHECKPOINTS, opened on the first checkpoint
+  UniqueFd lock_;         // held, never used: the flock lives as long as the descriptor
   UniqueFd segment_;
   JournalId journalId_;
   std::uint64_t segmentNumber_;
@@ -382,11 +433,57 @@ Result<std::unique_ptr<JournalWriter>, JournalError> JournalWriter::open(const J
 
   auto numbers = detail::listSegments(options.dir);
   if (!numbers) return numbers.error();
+
+  // Checkpoints: a line cut by a crash is removed; anything else wrong with them is damage.
+  const auto checkpointsPath = options.dir / detail::kCheckpointsFile;
+  const auto publicKeysPath = options.dir / detail::kPublicKeysFile;
+  auto file = detail::readCheckpoints(options.dir);
+  if (file.damage) {
+    return fail(JournalError::Corrupt, "journal " + options.dir.string() +
+                                           " has damaged checkpoints: " + detail::describe(options.dir, *file.damage) +
+                                           "; run `spotline journal verify`");
+  }
+  if (file.tornLastLine) {
+    UniqueFd fd(::open(checkpointsPath.c_str(), O_WRONLY | O_CLOEXEC));
+    struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return ioFailure("cannot open", checkpointsPath, errno);
+    if (::ftruncate(fd.get(), static_cast<off_t>(file.goodBytes)) != 0 || ::fsync(fd.get()) != 0) {
+      return ioFailure("cannot cut the torn last line of", checkpointsPath, errno);
+    }
+    rep.truncatedCheckpoint = true;
+    rep.checkpointBytesDropped = static_cast<std::uint64_t>(st.st_size) - file.goodBytes;
+  }
+  std::error_code existsError;
+  const bool pubBeside = std::filesystem::exists(publicKeysPath, existsError);
+  std::vector<detail::PublicKey> trusted;
+  if (pubBeside) {
+    auto keys = loadPublicKeys(publicKeysPath);
+    if (!keys) return fail(JournalError::Corrupt, keys.error().message);
+    trusted = keys.value();
+  }
+  if (options.signingKey) trusted.push_back(options.signingKey->publicKey);
+  detail::CheckpointCheck checks(file.checkpoints, trusted);
+
   std::optional<Tail> tail;
   if (!numbers.value().empty()) {
-    auto recovered = recover(options, rep);
+    auto recovered = recover(options, rep, checks);
     if (!recovered) return recovered.error();
     tail = recovered.value();
+  }
+  if (tail) {
+    if (auto bad = checks.atEnd(tail->nextIndex)) {
+      return fail(JournalError::Corrupt, "journal " + options.dir.string() +
+                                             " is shorter than its signed checkpoints: " +
+                                             detail::describe(options.dir, *bad) + "; run `spotline journal verify`");
+    }
+    if (pubBeside && !file.exists && tail->nextIndex > 0) {
+      return fail(JournalError::Corrupt, "journal " + options.dir.string() +
+                                             " has a journal.pub but no CHECKPOINTS file: its checkpoints were "
+                                             "removed; run `spotline journal verify`");
+    }
+  } else if (!file.checkpoints.empty()) {
+    return fail(JournalError::Corrupt, "journal " + options.dir.string() + " has no segments, but CHECKPOINTS signs " +
+                                           std::to_string(file.checkpoints.back().records) + " records");
   }
   if (!tail) {
     auto fresh = createJournal(options);
@@ -394,12 +491,41 @@ Result<std::unique_ptr<JournalWriter>, JournalError> JournalWriter::open(const J
     tail = fresh.value();
   }
   rep.records = tail->nextIndex;
+  rep.checkpoints = checks.verified();
+
+  if (options.signingKey) {
+    // The key's public half beside the journal (appended when a new key starts signing), and the
+    // checkpoint file, created empty so that its later removal is visible.
+    const auto keyLine = "ed25519 " + publicKeyHex(options.signingKey->publicKey);
+    bool known = false;
+    if (pubBeside) {
+      std::ifstream in(publicKeysPath);
+      for (std::string line; std::getline(in, line);) known |= line == keyLine;
+    }
+    for (const auto& [path, text, needed] :
+         {std::tuple{publicKeysPath, keyLine + "\n", !known}, std::tuple{checkpointsPath, std::string(), true}}) {
+      if (!needed) continue;
+      UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+      if (!fd.valid()) return ioFailure("cannot open", path, errno);
+      struct stat st {};
+      if (::fstat(fd.get(), &st) != 0) return ioFailure("cannot stat", path, errno);
+      const std::span<const std::byte> parts[] = {std::as_bytes(std::span(text))};
+      if (auto w = detail::writeFully(fd.get(), static_cast<std::uint64_t>(st.st_size), parts, path); !w) {
+        return w.error();
+      }
+      if (auto synced = detail::syncData(fd.get(), path); !synced) return synced.error();
+    }
+    if (auto synced = detail::syncDirectory(options.dir); !synced) return synced.error();
+  }
 
   const auto path = options.dir / detail::segmentFileName(tail->segmentNumber);
   UniqueFd segment(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!segment.valid()) return ioFailure("cannot open segment", path, errno);
-  return std::unique_ptr<JournalWriter>(
-      std::make_unique<FileJournalWriter>(options, std::move(lock), std::move(segment), *tail));
+  const std::uint64_t checkpointed = file.checkpoints.empty() ? 0 : file.checkpoints.back().records;
+  auto writer = std::make_unique<FileJournalWriter>(options, std::move(lock), std::move(segment), *tail, checkpointed);
+  // Records a killed writer left unsigned are signed now: they are durable and chain-checked.
+  if (auto signedNow = writer->checkpoint(); !signedNow) return signedNow.error();
+  return std::unique_ptr<JournalWriter>(std::move(writer));
 }
 
 }  // namespace spotline::recorder

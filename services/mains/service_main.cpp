@@ -36,12 +36,15 @@ int main(int argc, char** argv) {
   CLI::App app{"spotline-" + service + ": the " + service + " service of a multi-process Spotline facility"};
   std::string endpointsFile;
   std::string journalDir;
+  std::string signingKey;
   std::string logFile;
   int metricsPort = -1;
   bool realtime = false;
   std::string pidsDir;
   app.add_option("--endpoints", endpointsFile, "endpoints.json written by 'spotline facility up'")->required();
   app.add_option("--journal", journalDir, "journal directory (rv only)");
+  app.add_option("--signing-key", signingKey,
+                 "rv only: Ed25519 key file that signs journal checkpoints (created, mode 600, when missing)");
   app.add_option("--metrics-port", metricsPort,
                  "Prometheus port on 127.0.0.1 (0: any free port; default: the one in endpoints.json)");
   app.add_option("--log", logFile, "append the log to this file");
@@ -101,7 +104,16 @@ int main(int argc, char** argv) {
       keep = s;
       run = [s](std::stop_token stop) { s->run(stop); };
     } else if (service == "rv") {
-      auto s = runtime::RvService::open(ctx, facility, runtime::RvOptions{.journalDir = journalDir});
+      runtime::RvOptions rvOptions{.journalDir = journalDir};
+      if (!signingKey.empty()) {
+        auto key = runtime::loadOrCreateSigningKey(signingKey, *log);
+        if (!key) {
+          std::cerr << "spotline-rv: --signing-key " << key.error().message << "\n";
+          return 2;
+        }
+        rvOptions.signingKey = key.value();
+      }
+      auto s = runtime::RvService::open(ctx, facility, rvOptions);
       if (!s) {
         log->critical("cannot open the journal: {}", s.error().message);
         std::cerr << "spotline-rv: " << s.error().message << "\n";

@@ -286,14 +286,14 @@ TEST(Codec, UnknownUnionMemberIsRefused) {
   std::uint16_t tag = 0;
   std::memcpy(&tag, data.begin(), 2);
   ASSERT_EQ(tag, static_cast<std::uint16_t>(W::SPOT_DELIVERED));  // the layout assumption holds
-  tag = static_cast<std::uint16_t>(W::ERROR_REPLY) + 1;           // a member a newer schema might add
+  tag = static_cast<std::uint16_t>(W::JOURNAL_QUERY_REPLY) + 1;   // a member a newer schema might add
   std::memcpy(data.begin(), &tag, 2);
   Frame frame = rawFrame(b);
   auto d = decode(frame);
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.error().code, DecodeError::UnknownBody);
 
-  tag = static_cast<std::uint16_t>(W::ERROR_REPLY);  // the last known member is accepted
+  tag = static_cast<std::uint16_t>(W::JOURNAL_QUERY_REPLY);  // the last known member is accepted
   std::memcpy(data.begin(), &tag, 2);
   Frame last = rawFrame(b);
   EXPECT_TRUE(decode(last).ok());
@@ -362,7 +362,7 @@ TEST(Codec, FractionIdOfCoversEveryFractionEvent) {
 
 TEST(Codec, BodyNamesAreDistinctAndKnown) {
   std::vector<std::string> names;
-  for (unsigned w = 0; w <= static_cast<unsigned>(W::ERROR_REPLY); ++w) {
+  for (unsigned w = 0; w <= static_cast<unsigned>(W::JOURNAL_QUERY_REPLY); ++w) {
     auto name = bodyName(static_cast<W>(w));
     EXPECT_NE(name, "unknown") << w;
     names.emplace_back(name);
@@ -375,8 +375,8 @@ TEST(Codec, BodyNamesAreDistinctAndKnown) {
   EXPECT_EQ(bodyName(W::LOAD_PLAN), "loadPlan");
   EXPECT_EQ(bodyName(W::BEAM_HOLD), "beamHold");
   EXPECT_EQ(bodyName(W::DOSE_RECORDED), "doseRecorded");
-  EXPECT_EQ(bodyName(W::ERROR_REPLY), "errorReply");
-  EXPECT_EQ(bodyName(static_cast<W>(static_cast<unsigned>(W::ERROR_REPLY) + 1)), "unknown");
+  EXPECT_EQ(bodyName(W::JOURNAL_QUERY_REPLY), "journalQueryReply");
+  EXPECT_EQ(bodyName(static_cast<W>(static_cast<unsigned>(W::JOURNAL_QUERY_REPLY) + 1)), "unknown");
 }
 
 TEST(Codec, ErrorNamesAreDistinct) {

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -936,10 +937,327 @@ TEST_F(VerifyJournal, LastHashIsTheChainHead) {
   EXPECT_EQ(second.lastHash, hex);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Signed checkpoints
+
+class SignedJournal : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto key = generateSigningKey(keys_ / "facility.key");
+    ASSERT_TRUE(key.ok()) << key.error().message;
+    key_ = key.value();
+    options_ = optionsFor(dir_.path(), 900);
+    options_.signingKey = key_;
+    options_.checkpointRecords = 25;
+    options_.checkpointInterval = std::chrono::hours(1);  // by count only: deterministic
+    auto writer = openWriter(options_);
+    ASSERT_NE(writer, nullptr);
+    appendRecords(*writer, 0, kCount, 10);
+    ASSERT_TRUE(writer->checkpoint().ok());
+    EXPECT_EQ(writer->checkpointedRecords(), kCount);
+  }
+
+  std::vector<std::string> checkpointLines() const {
+    std::ifstream in(dir_ / "CHECKPOINTS");
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+  void writeLines(const std::vector<std::string>& lines) const {
+    std::ofstream out(dir_ / "CHECKPOINTS", std::ios::trunc);
+    for (const auto& l : lines) out << l << "\n";
+  }
+  // Cuts the journal cleanly after `records` records: whole records and whole segments go.
+  void cutAfter(std::uint64_t records) {
+    auto all = readAll(dir_.path());
+    ASSERT_LT(records, all.size());
+    const auto& first = all[records];
+    fs::resize_file(dir_ / first.segment, first.offset);
+    for (const auto& r : all) {
+      if (r.index > records && r.segment != first.segment) fs::remove(dir_ / r.segment);
+    }
+  }
+
+  static constexpr std::uint64_t kCount = 130;
+  TempDir dir_;
+  TempDir keys_;
+  SigningKey key_;
+  JournalOptions options_;
+};
+
+TEST_F(SignedJournal, CheckpointsEveryNRecordsVerify) {
+  // Commits come in groups of 10: a checkpoint at the first commit at or past each 25 records.
+  const auto lines = checkpointLines();
+  ASSERT_EQ(lines.size(), 5u);  // at 30, 60, 90, 120 and the explicit one at 130
+  EXPECT_TRUE(lines[0].starts_with("v1 30 "));
+  EXPECT_TRUE(lines.back().starts_with("v1 130 "));
+  auto report = verifyJournal(dir_.path());
+  ASSERT_TRUE(report.ok) << report.message;
+  EXPECT_EQ(report.checkpoints, 5u);
+  EXPECT_EQ(report.signedRecords, kCount);
+  EXPECT_EQ(report.unsignedRecords, 0u);
+  EXPECT_EQ(report.checkpointKey, publicKeyHex(key_.publicKey));
+  // The public key beside the journal is the key's.
+  std::ifstream pub(dir_ / "journal.pub");
+  std::string line;
+  std::getline(pub, line);
+  EXPECT_EQ(line, "ed25519 " + publicKeyHex(key_.publicKey));
+  // Verified against the facility's key given explicitly, too.
+  VerifyOptions trusted;
+  trusted.trustedKeys = {key_.publicKey};
+  EXPECT_TRUE(verifyJournal(dir_.path(), trusted).ok);
+}
+
+TEST_F(SignedJournal, RecordsCutCleanlyBeforeTheLastCheckpointAreFound) {
+  cutAfter(100);  // whole records removed from the end, every CRC and hash still fine
+  auto report = verifyJournal(dir_.path());
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.damage, Damage::Checkpoint) << report.message;
+  EXPECT_EQ(report.segment, "CHECKPOINTS");
+  EXPECT_EQ(report.index, 120u);  // the first checkpoint the journal no longer reaches
+  EXPECT_EQ(report.records, 100u);
+  EXPECT_NE(report.message.find("removed from the end"), std::string::npos) << report.message;
+  // And rv will not append to it.
+  auto writer = JournalWriter::open(options_);
+  ASSERT_FALSE(writer.ok());
+  EXPECT_EQ(writer.error().code, JournalError::Corrupt);
+}
+
+TEST_F(SignedJournal, RecordsAfterTheLastCheckpointAreCountedAsUnsigned) {
+  {
+    auto writer = openWriter(options_);
+    ASSERT_NE(writer, nullptr);
+    appendRecords(*writer, kCount, 7, 7);  // fewer than checkpointRecords: not signed yet
+  }
+  auto report = verifyJournal(dir_.path());
+  ASSERT_TRUE(report.ok) << report.message;
+  EXPECT_EQ(report.signedRecords, kCount);
+  EXPECT_EQ(report.unsignedRecords, 7u);
+  // The next writer signs what the last one left unsigned, at open.
+  RecoveryReport rep;
+  auto writer = openWriter(options_, &rep);
+  ASSERT_NE(writer, nullptr);
+  EXPECT_EQ(writer->checkpointedRecords(), kCount + 7);
+  EXPECT_EQ(rep.checkpoints, 5u) << "found and checked at open";
+}
+
+TEST_F(SignedJournal, AJournalRewrittenWithEveryHashRecomputedIsFound) {
+  // A forger who knows the format but not the key: cut at 70, write different records with an
+  // ordinary writer (every CRC and chain hash right), then put the checkpoints back.
+  fs::rename(dir_ / "CHECKPOINTS", keys_ / "saved");
+  fs::rename(dir_ / "journal.pub", keys_ / "saved.pub");
+  cutAfter(70);
+  {
+    auto writer = openWriter(optionsFor(dir_.path(), 900));
+    ASSERT_NE(writer, nullptr);
+    appendRecords(*writer, 70, kCount - 70, 10);
+    // Different contents at the same indices.
+    EXPECT_EQ(readAll(dir_.path()).size(), kCount);
+  }
+  auto unchanged = verifyJournal(dir_.path());
+  EXPECT_TRUE(unchanged.ok) << "identical records: " << unchanged.message;
+  // Now really different: flip one record's contents by rewriting from 70 again with new payloads.
+  cutAfter(70);
+  {
+    auto writer = openWriter(optionsFor(dir_.path(), 900));
+    ASSERT_NE(writer, nullptr);
+    for (std::uint64_t i = 70; i < kCount; ++i) {
+      auto p = payloadFor(i);
+      p.push_back(std::byte{0x42});
+      writer->append(p);
+    }
+    ASSERT_TRUE(writer->commit().ok());
+  }
+  fs::rename(keys_ / "saved", dir_ / "CHECKPOINTS");
+  fs::rename(keys_ / "saved.pub", dir_ / "journal.pub");
+  auto report = verifyJournal(dir_.path());
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.damage, Damage::Checkpoint) << report.message;
+  EXPECT_EQ(report.index, 90u) << "the first checkpoint after the rewrite point";
+  EXPECT_EQ(report.signedRecords, 60u);
+}
+
+TEST_F(SignedJournal, AChangedCheckpointIsFound) {
+  auto lines = checkpointLines();
+  // The record count, the chain head, the time and the signature are all covered.
+  for (std::size_t field : {1u, 2u, 3u, 5u}) {
+    auto changed = lines;
+    std::vector<std::string> parts;
+    std::istringstream in(changed[2]);
+    for (std::string p; in >> p;) parts.push_back(p);
+    ASSERT_EQ(parts.size(), 6u);
+    auto& f = parts[field];
+    f.back() = f.back() == '1' ? '2' : '1';
+    changed[2] = parts[0] + " " + parts[1] + " " + parts[2] + " " + parts[3] + " " + parts[4] + " " + parts[5];
+    writeLines(changed);
+    auto report = verifyJournal(dir_.path());
+    SCOPED_TRACE("field " + std::to_string(field));
+    EXPECT_FALSE(report.ok);
+    EXPECT_TRUE(report.damage == Damage::Signature || report.damage == Damage::Checkpoint)
+        << toString(report.damage) << ": " << report.message;
+    EXPECT_EQ(report.segment, "CHECKPOINTS");
+  }
+  writeLines(lines);
+  EXPECT_TRUE(verifyJournal(dir_.path()).ok);
+}
+
+TEST_F(SignedJournal, ACheckpointSignedByAnotherKeyIsNotTrusted) {
+  auto other = generateSigningKey(keys_ / "other.key");
+  ASSERT_TRUE(other.ok());
+  VerifyOptions trusted;
+  trusted.trustedKeys = {other.value().publicKey};
+  auto report = verifyJournal(dir_.path(), trusted);
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.damage, Damage::Signature);
+  EXPECT_NE(report.message.find("not trusted"), std::string::npos) << report.message;
+}
+
+TEST_F(SignedJournal, RemovedOrReorderedCheckpointsAreFound) {
+  auto lines = checkpointLines();
+  fs::remove(dir_ / "CHECKPOINTS");
+  auto removed = verifyJournal(dir_.path());
+  EXPECT_EQ(removed.damage, Damage::Checkpoint) << removed.message;
+  auto refused = JournalWriter::open(options_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, JournalError::Corrupt);
+
+  std::swap(lines[1], lines[2]);
+  writeLines(lines);
+  auto reordered = verifyJournal(dir_.path());
+  EXPECT_EQ(reordered.damage, Damage::Checkpoint) << reordered.message;
+  // An explicit audit key with no checkpoints at all fails too.
+  writeLines({});
+  VerifyOptions trusted;
+  trusted.trustedKeys = {key_.publicKey};
+  EXPECT_EQ(verifyJournal(dir_.path(), trusted).damage, Damage::Checkpoint);
+}
+
+TEST_F(SignedJournal, ATornCheckpointLineIsCutOnOpen) {
+  auto lines = checkpointLines();
+  {
+    std::ofstream out(dir_ / "CHECKPOINTS", std::ios::app);
+    out << lines.back().substr(0, 40);  // a crash in the middle of the next line
+  }
+  EXPECT_EQ(verifyJournal(dir_.path()).damage, Damage::Checkpoint);
+  RecoveryReport rep;
+  auto writer = openWriter(options_, &rep);
+  ASSERT_NE(writer, nullptr);
+  EXPECT_TRUE(rep.truncatedCheckpoint);
+  EXPECT_EQ(rep.checkpointBytesDropped, 40u);
+  writer.reset();
+  EXPECT_TRUE(verifyJournal(dir_.path()).ok);
+}
+
+TEST(SigningKeys, RoundTripAndRefusals) {
+  TempDir dir;
+  auto key = generateSigningKey(dir / "k");
+  ASSERT_TRUE(key.ok());
+  auto again = loadSigningKey(dir / "k");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again.value().publicKey, key.value().publicKey);
+  auto pubs = loadPublicKeys(dir / "k.pub");
+  ASSERT_TRUE(pubs.ok());
+  EXPECT_EQ(pubs.value().at(0), key.value().publicKey);
+  EXPECT_FALSE(generateSigningKey(dir / "k").ok()) << "never overwrites a key";
+  fs::permissions(dir / "k", fs::perms::group_read, fs::perm_options::add);
+  auto open = loadSigningKey(dir / "k");
+  ASSERT_FALSE(open.ok());
+  EXPECT_NE(open.error().message.find("chmod 600"), std::string::npos) << open.error().message;
+  std::ofstream(dir / "bad") << "ed25519-seed 12zz\n";
+  fs::permissions(dir / "bad", fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  auto bad = loadSigningKey(dir / "bad");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("line 1"), std::string::npos) << bad.error().message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator repair
+
+TEST_F(SignedJournal, RepairQuarantinesFromTheDamageAndTheJournalOpensAgain) {
+  auto records = readAll(dir_.path());
+  const auto& victim = records[75];
+  const auto segmentPath = dir_ / victim.segment;
+  const auto original = readFile(segmentPath);
+  patchByte(segmentPath, victim.offset + 20, original[victim.offset + 20] ^ std::byte{0x01});
+  auto refused = JournalWriter::open(options_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, JournalError::Corrupt);
+  EXPECT_NE(refused.error().message.find("journal repair"), std::string::npos) << refused.error().message;
+
+  auto repaired = repairJournal(dir_.path());
+  ASSERT_TRUE(repaired.ok()) << repaired.error().message;
+  const auto& r = repaired.value();
+  EXPECT_TRUE(r.repaired);
+  EXPECT_EQ(r.damage, Damage::Checksum);
+  EXPECT_EQ(r.segment, victim.segment);
+  EXPECT_EQ(r.offset, victim.offset);
+  EXPECT_EQ(r.index, 75u);
+  EXPECT_EQ(r.recordsKept, 75u);
+  EXPECT_EQ(r.checkpointsRemoved, 3u);  // 90, 120, 130
+  EXPECT_GT(r.bytesQuarantined, 0u);
+  // Nothing is lost: the quarantine holds the damaged segment as it was, and the checkpoints.
+  auto copy = readFile(r.quarantine / victim.segment);
+  ASSERT_EQ(copy.size(), original.size());
+  EXPECT_NE(copy, original) << "the copy is of the damaged file";
+  EXPECT_TRUE(fs::exists(r.quarantine / "CHECKPOINTS"));
+  // The journal verifies, opens, and continues from record 75.
+  auto report = verifyJournal(dir_.path());
+  ASSERT_TRUE(report.ok) << report.message;
+  EXPECT_EQ(report.records, 75u);
+  EXPECT_EQ(report.signedRecords, 60u);
+  auto writer = openWriter(options_);
+  ASSERT_NE(writer, nullptr);
+  EXPECT_EQ(writer->nextIndex(), 75u);
+  EXPECT_EQ(writer->checkpointedRecords(), 75u);
+}
+
+TEST_F(SignedJournal, RepairOfAnIntactJournalChangesNothing) {
+  auto r = repairJournal(dir_.path());
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().repaired);
+  EXPECT_EQ(r.value().recordsKept, kCount);
+  EXPECT_FALSE(fs::exists(dir_ / "quarantine"));
+}
+
+TEST_F(SignedJournal, RepairIsRefusedWhileAWriterHoldsTheJournal) {
+  auto writer = openWriter(options_);
+  ASSERT_NE(writer, nullptr);
+  auto r = repairJournal(dir_.path());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, JournalError::Locked);
+}
+
+TEST_F(SignedJournal, RepairOfARewrittenTailCutsBackToTheLastGoodCheckpoint) {
+  fs::rename(dir_ / "CHECKPOINTS", keys_ / "saved");
+  fs::rename(dir_ / "journal.pub", keys_ / "saved.pub");
+  cutAfter(70);
+  {
+    auto writer = openWriter(optionsFor(dir_.path(), 900));
+    ASSERT_NE(writer, nullptr);
+    for (std::uint64_t i = 70; i < kCount; ++i) {
+      auto p = payloadFor(i);
+      p.push_back(std::byte{0x42});
+      writer->append(p);
+    }
+    ASSERT_TRUE(writer->commit().ok());
+  }
+  fs::rename(keys_ / "saved", dir_ / "CHECKPOINTS");
+  fs::rename(keys_ / "saved.pub", dir_ / "journal.pub");
+  auto r = repairJournal(dir_.path());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r.value().recordsKept, 60u) << "the records after the last checkpoint that holds are suspect";
+  auto report = verifyJournal(dir_.path());
+  ASSERT_TRUE(report.ok) << report.message;
+  EXPECT_EQ(report.records, 60u);
+  EXPECT_EQ(report.checkpoints, 2u);
+}
+
 TEST(JournalNames, DamageKindsHaveNames) {
   EXPECT_EQ(toString(Damage::Checksum), "checksum");
   EXPECT_EQ(toString(Damage::MissingSegment), "missing segment");
   EXPECT_EQ(toString(JournalError::Locked), "locked");
+  EXPECT_EQ(toString(Damage::Signature), "signature");
+  EXPECT_EQ(toString(Damage::Checkpoint), "checkpoint");
 }
 
 }  // namespace

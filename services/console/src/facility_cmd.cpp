@@ -140,6 +140,8 @@ std::vector<std::string> serviceArgs(const fs::path& dir, const std::string& ser
   if (service == "rv") {
     a.push_back("--journal");
     a.push_back((dir / "journal").string());
+    a.push_back("--signing-key");
+    a.push_back((dir / "keys" / "journal.key").string());
   }
   if (service == "delivery") {
     // Process faults (kill-rv@spot=N ...) kill the service whose pid is in pids/.
@@ -239,7 +241,7 @@ void printStatus(const nlohmann::json& s) {
 
 int up(const FacilityArgs& a) {
   fs::path dir = fs::absolute(a.dir);
-  for (const char* sub : {"pids", "logs", "journal"}) fs::create_directories(dir / sub);
+  for (const char* sub : {"pids", "logs", "journal", "keys"}) fs::create_directories(dir / sub);
   ensureEndpoints(dir);
   std::map<std::string, int> before;
   for (const auto& name : bus::serviceNames()) before[name] = alivePid(dir, name);

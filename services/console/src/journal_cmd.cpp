@@ -1,4 +1,4 @@
-// spotline journal verify | spots | fractions
+// spotline journal verify | repair | keygen | spots | fractions | export
 
 #include <cstdio>
 #include <iostream>
@@ -21,6 +21,11 @@ struct JournalArgs {
   bool json = false;
   std::string fraction;
   bool csv = false;
+  std::string publicKey;   // verify: trust only the keys in this file
+  std::string signingKey;  // repair: sign a checkpoint after the incident record
+  std::string user;
+  std::string reason;
+  std::string dicom;  // export: output file
 };
 
 // Calls `each` with every journaled message, in order. Returns an exit code: the journal must be
@@ -128,30 +133,173 @@ int fractions(const JournalArgs& a) {
   return kExitOk;
 }
 
-int verify(const JournalArgs& a) {
-  if (!std::filesystem::is_directory(a.dir)) {
-    return complain("spotline journal verify", a.dir + ": not a directory", kExitBadInput);
+// The journal's own incidents (torn tails cut by rv, operator repairs), for verify's report.
+nlohmann::json incidents(const std::string& dir) {
+  nlohmann::json list = nlohmann::json::array();
+  auto reader = recorder::JournalReader::open(dir);
+  if (!reader) return list;
+  while (true) {
+    auto rec = reader.value()->next();
+    if (!rec || !rec.value()) break;
+    auto decoded = messages::decode(rec.value()->payload);
+    if (!decoded || !decoded.value()->body().isJournalIncident()) continue;
+    auto i = decoded.value()->body().getJournalIncident();
+    const char* kind = i.getKind() == wire::JournalIncidentKind::TORN_TAIL         ? "torn-tail"
+                       : i.getKind() == wire::JournalIncidentKind::TORN_CHECKPOINT ? "torn-checkpoint"
+                                                                                   : "operator-repair";
+    list.push_back({{"record", rec.value()->index},
+                    {"kind", kind},
+                    {"segment", bus::str(i.getSegment())},
+                    {"offset", i.getOffset()},
+                    {"index", i.getIndex()},
+                    {"bytes", i.getBytesDropped()},
+                    {"damage", bus::str(i.getDamage())},
+                    {"user", bus::str(i.getUser())},
+                    {"reason", bus::str(i.getReason())},
+                    {"quarantine", bus::str(i.getQuarantine())}});
   }
-  auto r = recorder::verifyJournal(a.dir);
+  return list;
+}
+
+Result<recorder::VerifyOptions, std::string> verifyOptions(const JournalArgs& a) {
+  recorder::VerifyOptions options;
+  if (a.publicKey.empty()) return options;
+  auto keys = recorder::loadPublicKeys(a.publicKey);
+  if (!keys) return fail(std::string("--public-key"), "--public-key " + keys.error().message);
+  options.trustedKeys = keys.value();
+  return options;
+}
+
+int verify(const JournalArgs& a) {
+  const std::string command = "spotline journal verify";
+  if (!std::filesystem::is_directory(a.dir)) return complain(command, a.dir + ": not a directory", kExitBadInput);
+  auto options = verifyOptions(a);
+  if (!options) return complain(command, options.error().message, kExitBadInput);
+  auto r = recorder::verifyJournal(a.dir, options.value());
   if (a.json) {
-    nlohmann::json j{
-        {"ok", r.ok}, {"records", r.records}, {"segments", r.segments}, {"bytes", r.bytes}, {"last_hash", r.lastHash}};
+    nlohmann::json j{{"ok", r.ok},
+                     {"journal", a.dir},
+                     {"records", r.records},
+                     {"segments", r.segments},
+                     {"bytes", r.bytes},
+                     {"last_hash", r.lastHash},
+                     {"checkpoints", r.checkpoints},
+                     {"signed_records", r.signedRecords},
+                     {"unsigned_records", r.unsignedRecords},
+                     {"checkpoint_key", r.checkpointKey},
+                     {"trusted_keys", a.publicKey.empty() ? "journal.pub" : a.publicKey}};
     if (!r.ok) {
       j["damage"] = std::string(recorder::toString(r.damage));
       j["segment"] = r.segment;
       j["offset"] = r.offset;
       j["index"] = r.index;
       j["message"] = r.message;
+    } else {
+      j["incidents"] = incidents(a.dir);
     }
     printJson(j);
   } else if (r.ok) {
     std::cout << a.dir << ": ok, " << r.records << " records in " << r.segments << " segment(s), " << r.bytes
-              << " bytes; chain head " << r.lastHash.substr(0, 16) << "\n";
+              << " bytes; chain head " << r.lastHash.substr(0, 16) << "; " << r.checkpoints
+              << " signed checkpoint(s) cover " << r.signedRecords << " records, " << r.unsignedRecords
+              << " after the last\n";
+    auto list = incidents(a.dir);
+    for (const auto& i : list) {
+      std::cout << "  incident at record " << i["record"] << ": " << i["kind"].get<std::string>() << " in "
+                << i["segment"].get<std::string>() << " at offset " << i["offset"] << ", " << i["bytes"] << " bytes"
+                << (i["user"].get<std::string>().empty() ? "" : " by " + i["user"].get<std::string>())
+                << (i["reason"].get<std::string>().empty() ? "" : " (" + i["reason"].get<std::string>() + ")") << "\n";
+    }
   } else {
     std::cout << a.dir << ": DAMAGED (" << recorder::toString(r.damage) << ") in " << r.segment << " at offset "
               << r.offset << ", record " << r.index << ": " << r.message << "\n";
   }
   return r.ok ? kExitOk : kExitIntegrity;
+}
+
+int repair(const JournalArgs& a) {
+  const std::string command = "spotline journal repair";
+  if (!std::filesystem::is_directory(a.dir)) return complain(command, a.dir + ": not a directory", kExitBadInput);
+  if (a.user.empty() || a.reason.empty()) {
+    return complain(command, "--user and --reason are required: the repair is journaled as an incident", kExitBadInput);
+  }
+  auto options = verifyOptions(a);
+  if (!options) return complain(command, options.error().message, kExitBadInput);
+  std::optional<recorder::SigningKey> key;
+  if (!a.signingKey.empty()) {
+    auto k = recorder::loadSigningKey(a.signingKey);
+    if (!k) return complain(command, "--signing-key " + k.error().message, kExitBadInput);
+    key = k.value();
+  }
+  nlohmann::json done = nlohmann::json::array();
+  // One damage at a time: a journal may hold more than one (a bad record, then a bad checkpoint).
+  for (int round = 0; round < 16; ++round) {
+    auto repaired = recorder::repairJournal(a.dir, options.value());
+    if (!repaired) {
+      return complain(command, a.dir + ": " + repaired.error().message,
+                      repaired.error().code == recorder::JournalError::Locked ? kExitIntegrity : kExitInternal);
+    }
+    const auto& r = repaired.value();
+    if (!r.repaired) break;
+    // The incident goes into the journal it describes, with an ordinary writer (which signs).
+    recorder::JournalOptions jo{.dir = a.dir, .signingKey = key};
+    auto writer = recorder::JournalWriter::open(jo);
+    if (!writer) return complain(command, a.dir + ": after the cut: " + writer.error().message, kExitIntegrity);
+    messages::Encoder encoder;
+    auto m = encoder.start({.source = "console", .wallTimeNs = unixNanosNow()}).initJournalIncident();
+    m.setKind(wire::JournalIncidentKind::OPERATOR_REPAIR);
+    m.setSegment(r.segment);
+    m.setOffset(r.offset);
+    m.setIndex(r.index);
+    m.setBytesDropped(r.bytesQuarantined);
+    m.setDamage(std::string(recorder::toString(r.damage)));
+    m.setDetail(r.message);
+    m.setUser(a.user);
+    m.setReason(a.reason);
+    m.setQuarantine(r.quarantine.string());
+    m.setRecordsKept(r.recordsKept);
+    m.setCheckpointsRemoved(static_cast<std::uint32_t>(r.checkpointsRemoved));
+    const auto incidentIndex = writer.value()->append(encoder.finish());
+    auto committed = writer.value()->commit();
+    if (!committed)
+      return complain(command, a.dir + ": cannot journal the incident: " + committed.error().message, kExitInternal);
+    if (auto cp = writer.value()->checkpoint(); !cp) {
+      return complain(command, a.dir + ": cannot sign a checkpoint: " + cp.error().message, kExitInternal);
+    }
+    done.push_back({{"damage", std::string(recorder::toString(r.damage))},
+                    {"segment", r.segment},
+                    {"offset", r.offset},
+                    {"first_record_removed", r.index},
+                    {"records_kept", r.recordsKept},
+                    {"bytes_quarantined", r.bytesQuarantined},
+                    {"checkpoints_removed", r.checkpointsRemoved},
+                    {"quarantine", r.quarantine.string()},
+                    {"incident_record", incidentIndex},
+                    {"message", r.message}});
+  }
+  auto after = recorder::verifyJournal(a.dir, options.value());
+  if (a.json) {
+    printJson(nlohmann::json{{"journal", a.dir}, {"repairs", done}, {"ok", after.ok}, {"records", after.records}});
+  } else if (done.empty()) {
+    std::cout << a.dir << ": nothing to repair (" << after.message << ")\n";
+  } else {
+    for (const auto& d : done) {
+      std::cout << a.dir << ": " << d["damage"].get<std::string>() << " in " << d["segment"].get<std::string>()
+                << " at offset " << d["offset"] << ": records from " << d["first_record_removed"] << " on and "
+                << d["checkpoints_removed"] << " checkpoint(s) moved to " << d["quarantine"].get<std::string>()
+                << "; incident journaled as record " << d["incident_record"] << "\n";
+    }
+  }
+  if (!after.ok) return complain(command, a.dir + ": still damaged after repair: " + after.message, kExitIntegrity);
+  return kExitOk;
+}
+
+int keygen(const JournalArgs& a) {
+  auto key = recorder::generateSigningKey(a.signingKey);
+  if (!key) return complain("spotline journal keygen", key.error().message, kExitBadInput);
+  std::cout << "signing key " << a.signingKey << " (mode 600); public key " << a.signingKey << ".pub: ed25519 "
+            << recorder::publicKeyHex(key.value().publicKey) << "\n";
+  return kExitOk;
 }
 
 }  // namespace
@@ -164,6 +312,8 @@ void addJournalCommands(CLI::App& app, Action& action) {
       "verify", "Check checksums, hash chain, sequence and segments; exit 3 naming the first bad record");
   verifyCmd->add_option("DIR", args->dir, "journal directory")->required();
   verifyCmd->add_flag("--json", args->json, "machine-readable output");
+  verifyCmd->add_option("--public-key", args->publicKey,
+                        "trust only the keys in this file (the facility's), not journal.pub beside the journal");
   verifyCmd->callback([&action, args] { action = [args] { return verify(*args); }; });
   auto* spotsCmd = journal->add_subcommand(
       "spots", "One CSV line per journaled spot record of a fraction (a spot a hold cut has two or more)");
@@ -171,6 +321,19 @@ void addJournalCommands(CLI::App& app, Action& action) {
   spotsCmd->add_option("--fraction", args->fraction, "fraction id, e.g. F1-379f67221943")->required();
   spotsCmd->add_flag("--csv", args->csv, "CSV with a header line (the only format)");
   spotsCmd->callback([&action, args] { action = [args] { return spots(*args); }; });
+  auto* repairCmd = journal->add_subcommand(
+      "repair", "Quarantine everything from the first damage on, cut the journal back, journal the incident");
+  repairCmd->add_option("DIR", args->dir, "journal directory (the rv service must be stopped)")->required();
+  repairCmd->add_option("--user", args->user, "who repairs (journaled)")->required();
+  repairCmd->add_option("--reason", args->reason, "why (journaled)")->required();
+  repairCmd->add_option("--signing-key", args->signingKey, "sign a checkpoint after the incident record");
+  repairCmd->add_option("--public-key", args->publicKey, "trust only the keys in this file");
+  repairCmd->add_flag("--json", args->json, "machine-readable output");
+  repairCmd->callback([&action, args] { action = [args] { return repair(*args); }; });
+  auto* keygenCmd = journal->add_subcommand("keygen", "Create an Ed25519 key that signs journal checkpoints");
+  keygenCmd->add_option("FILE", args->signingKey, "key file to create (mode 600); FILE.pub gets the public key")
+      ->required();
+  keygenCmd->callback([&action, args] { action = [args] { return keygen(*args); }; });
   auto* fractionsCmd = journal->add_subcommand("fractions", "Every journaled fraction with its status and totals");
   fractionsCmd->add_option("DIR", args->dir, "journal directory")->required();
   fractionsCmd->add_flag("--json", args->json, "machine-readable output");

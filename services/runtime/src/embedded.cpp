@@ -55,7 +55,16 @@ Result<std::unique_ptr<EmbeddedFacility>, std::string> EmbeddedFacility::start(z
   std::unique_ptr<EmbeddedFacility> f(new EmbeddedFacility(zmq, std::move(log), clock));
   try {
     f->proxy_ = std::make_unique<bus::EventProxy>(zmq, f->endpoints_.busXsub, f->endpoints_.busXpub);
-    auto rv = RvService::open(f->context("rv"), options.facility, RvOptions{.journalDir = options.journalDir});
+    auto keyFile = options.signingKey;
+    if (keyFile.empty()) {
+      auto dir = options.journalDir.lexically_normal();
+      if (!dir.has_filename()) dir = dir.parent_path();
+      keyFile = std::filesystem::path(dir.string() + ".key");
+    }
+    auto key = loadOrCreateSigningKey(keyFile, *f->log_);
+    if (!key) return fail(std::string("signing key"), key.error().message);
+    auto rv = RvService::open(f->context("rv"), options.facility,
+                              RvOptions{.journalDir = options.journalDir, .signingKey = key.value()});
     if (!rv) return fail(std::string("journal"), rv.error().message);
     f->launch("rv", std::move(rv).value());
     f->launch("plan", std::make_unique<PlanService>(f->context("plan"), options.facility));

@@ -11,18 +11,64 @@ namespace spotline::runtime {
 Result<std::unique_ptr<RvService>, recorder::JournalError> RvService::open(ServiceContext ctx, plan::Facility facility,
                                                                            RvOptions options) {
   recorder::RecoveryReport report;
-  auto journal = recorder::JournalWriter::open(
-      recorder::JournalOptions{.dir = options.journalDir, .segmentBytes = options.segmentBytes, .sync = true}, &report);
+  recorder::JournalOptions jo{.dir = options.journalDir,
+                              .signingKey = options.signingKey,
+                              .checkpointRecords = options.checkpointRecords,
+                              .checkpointInterval = options.checkpointInterval,
+                              .segmentBytes = options.segmentBytes,
+                              .sync = true};
+  auto journal = recorder::JournalWriter::open(jo, &report);
   if (!journal) return journal.error();
-  if (report.truncatedTail) {
-    ctx.log->warn("journal torn tail truncated segment={} offset={} bytes_dropped={}", report.segment, report.offset,
-                  report.bytesDropped);
+  if (!options.signingKey) ctx.log->warn("no signing key: journal checkpoints are not signed");
+  // A repair on open is part of the record: journal it before anything else.
+  for (bool checkpoint : {false, true}) {
+    if (checkpoint ? !report.truncatedCheckpoint : !report.truncatedTail) continue;
+    ctx.log->warn("journal {} cut: segment={} offset={} bytes_dropped={}", checkpoint ? "torn checkpoint" : "torn tail",
+                  checkpoint ? "CHECKPOINTS" : report.segment, report.offset,
+                  checkpoint ? report.checkpointBytesDropped : report.bytesDropped);
+    journal.value()->append(encodeIncident(report, checkpoint));
+  }
+  if (journal.value()->pendingRecords() > 0) {
+    auto committed = journal.value()->commit();
+    if (!committed) return committed.error();
   }
   std::unique_ptr<RvService> rv(
       new RvService(std::move(ctx), std::move(facility), std::move(options), std::move(journal).value()));
   auto rebuilt = rv->rebuildLedger();
   if (!rebuilt) return rebuilt.error();
   return rv;
+}
+
+Result<recorder::SigningKey, std::string> loadOrCreateSigningKey(const std::filesystem::path& file,
+                                                                 spdlog::logger& log) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    if (!file.parent_path().empty()) std::filesystem::create_directories(file.parent_path(), ec);
+    auto made = recorder::generateSigningKey(file);
+    if (!made) return fail(std::string("signing key"), made.error().message);
+    log.warn("created journal signing key {} (public key {}.pub); keep it off the journal host in production",
+             file.string(), file.string());
+    return made.value();
+  }
+  auto key = recorder::loadSigningKey(file);
+  if (!key) return fail(std::string("signing key"), key.error().message);
+  return key.value();
+}
+
+std::vector<std::byte> encodeIncident(const recorder::RecoveryReport& report, bool checkpoint) {
+  messages::Encoder encoder;
+  auto m = encoder.start({.source = "rv", .wallTimeNs = unixNanosNow()}).initJournalIncident();
+  m.setKind(checkpoint ? wire::JournalIncidentKind::TORN_CHECKPOINT : wire::JournalIncidentKind::TORN_TAIL);
+  m.setSegment(checkpoint ? "CHECKPOINTS" : report.segment);
+  m.setOffset(checkpoint ? 0 : report.offset);
+  m.setIndex(report.records);
+  m.setBytesDropped(checkpoint ? report.checkpointBytesDropped : report.bytesDropped);
+  m.setDamage("truncated");
+  m.setDetail(checkpoint ? "an incompletely written checkpoint line was cut on open"
+                         : "the last, incompletely written group of a crashed writer was cut on open; its records "
+                           "were never acknowledged");
+  m.setRecordsKept(report.records);
+  return encoder.finish();
 }
 
 RvService::RvService(ServiceContext ctx, plan::Facility facility, RvOptions options,
@@ -145,8 +191,11 @@ void RvService::run(std::stop_token stop) {
     ctx_.log->warn("rv killed: {} records were not committed", journal_->pendingRecords());
     return;
   }
-  commit();
-  ctx_.log->info("rv stopping durable_records={}", journal_->durableRecords());
+  if (commit()) {
+    if (auto cp = journal_->checkpoint(); !cp) ctx_.log->error("final checkpoint failed: {}", cp.error().message);
+  }
+  ctx_.log->info("rv stopping durable_records={} checkpointed={}", journal_->durableRecords(),
+                 journal_->checkpointedRecords());
 }
 
 void RvService::handleCommand(const bus::Inbound& in) {

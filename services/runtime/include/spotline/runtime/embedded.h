@@ -20,6 +20,9 @@ namespace spotline::runtime {
 
 struct EmbeddedOptions {
   std::filesystem::path journalDir;
+  // The journal's signing key file, created when missing. Empty: <journalDir>.key beside the
+  // journal directory.
+  std::filesystem::path signingKey;
   plan::Facility facility = plan::builtInFacility();
   DeliveryOptions delivery;
   bool metrics = false;  // expose a Prometheus endpoint per service on a free port

@@ -6,7 +6,9 @@
 // Lifecycle: open() recovers the journal (torn tail) and rebuilds the ledger; run() on one thread
 // until the stop token is set. Owns its sockets and the journal writer.
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <stop_token>
 
 #include "spotline/bus/spot_stream.h"
@@ -25,9 +27,22 @@ namespace spotline::runtime {
 
 struct RvOptions {
   std::filesystem::path journalDir;
+  // The facility key that signs journal checkpoints; without one the journal is hash-chained but
+  // unsigned (a clean cut at its end, or a rewrite with every hash recomputed, goes unseen).
+  std::optional<recorder::SigningKey> signingKey;
+  std::uint64_t checkpointRecords = 100'000;
+  std::chrono::steady_clock::duration checkpointInterval = std::chrono::seconds(10);
   std::size_t segmentBytes = std::size_t{64} << 20;
   std::size_t maxBatch = 16384;  // frames taken from the stream before a group commit
 };
+
+// Loads the signing key at `file`, or creates it (mode 0600, with file.pub beside it) when there is
+// none yet, saying so in the log. The error names the file.
+Result<recorder::SigningKey, std::string> loadOrCreateSigningKey(const std::filesystem::path& file,
+                                                                 spdlog::logger& log);
+
+// Encodes the journal's own incident record (a torn tail cut, an operator repair).
+std::vector<std::byte> encodeIncident(const recorder::RecoveryReport& report, bool checkpoint);
 
 class RvService {
  public:
