@@ -5,7 +5,7 @@ WERROR ?= OFF
 BUILD_TYPE ?= RelWithDebInfo
 SOURCES := $(shell git ls-files '*.cpp' '*.h' 2>/dev/null)
 
-.PHONY: all deps configure build demo test bench format format-check lint clean
+.PHONY: all deps configure build demo test bench soak format format-check lint clean
 
 all: build
 
@@ -23,6 +23,10 @@ demo: build
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 600
+
+# The crash test at length: 300 SIGKILLs per service (rv, dose, delivery) instead of CI's 20.
+soak: build
+	SPOTLINE_CRASH_RUNS=$${SPOTLINE_CRASH_RUNS:-300} $(BUILD)/bin/crash_tests
 
 bench: build
 	$(BUILD)/bin/spotline bench pipeline --spots 300000

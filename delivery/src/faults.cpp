@@ -22,6 +22,7 @@ const std::vector<KindInfo>& kinds() {
       {FaultKind::KillRv, "kill-rv", {FaultTrigger::Spot}},
       {FaultKind::KillDose, "kill-dose", {FaultTrigger::Spot}},
       {FaultKind::KillQa, "kill-qa", {FaultTrigger::Spot}},
+      {FaultKind::KillDelivery, "kill-delivery", {FaultTrigger::Spot}},
   };
   return all;
 }
@@ -47,6 +48,7 @@ std::string_view FaultSpec::victim() const {
     case FaultKind::KillRv: return "rv";
     case FaultKind::KillDose: return "dose";
     case FaultKind::KillQa: return "qa";
+    case FaultKind::KillDelivery: return "delivery";
     default: return {};
   }
 }

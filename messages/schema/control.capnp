@@ -122,6 +122,7 @@ struct FractionSummary {
   metersetRecorded @5 :Float64;
   eventsRecorded @6 :UInt64;
   journalRecords @7 :UInt64;   # durable records in the journal, all fractions
+  nextSequence @8 :UInt64;     # the stream sequence rv expects next for this fraction (1 when unknown)
 }
 
 struct ErrorReply {

@@ -37,12 +37,14 @@ int main(int argc, char** argv) {
   std::string endpointsFile;
   std::string journalDir;
   std::string signingKey;
+  std::string outboxDir;
   std::string logFile;
   int metricsPort = -1;
   bool realtime = false;
   std::string pidsDir;
   app.add_option("--endpoints", endpointsFile, "endpoints.json written by 'spotline facility up'")->required();
   app.add_option("--journal", journalDir, "journal directory (rv only)");
+  app.add_option("--outbox", outboxDir, "delivery only: durable outbox directory for events rv has not acknowledged");
   app.add_option("--signing-key", signingKey,
                  "rv only: Ed25519 key file that signs journal checkpoints (created, mode 600, when missing)");
   app.add_option("--metrics-port", metricsPort,
@@ -133,6 +135,7 @@ int main(int argc, char** argv) {
     } else if (service == "delivery") {
       runtime::DeliveryOptions options;
       options.realtime = realtime;
+      options.outboxDir = outboxDir;
       if (!pidsDir.empty()) {
         options.processFault = [pidsDir, log](const std::string& victim) {
           std::ifstream in(std::filesystem::path(pidsDir) / (victim + ".pid"));

@@ -147,6 +147,8 @@ std::vector<std::string> serviceArgs(const fs::path& dir, const std::string& ser
     // Process faults (kill-rv@spot=N ...) kill the service whose pid is in pids/.
     a.push_back("--pids");
     a.push_back((dir / "pids").string());
+    a.push_back("--outbox");
+    a.push_back((dir / "outbox").string());
     if (realtime) a.push_back("--realtime");
   }
   return a;

@@ -192,6 +192,10 @@ bool ConsoleClient::hearHeartbeat(const bus::Event& ev) {
   if (decoded && decoded.value()->body().isHeartbeat()) {
     auto hb = decoded.value()->body().getHeartbeat();
     heard_.heard(bus::str(hb.getService()), hb.getReady());
+    if (bus::view(hb.getService()) == "delivery") {
+      if (deliveryPid_ != 0 && hb.getPid() != deliveryPid_) deliveryRestarted_ = true;
+      deliveryPid_ = hb.getPid();
+    }
   }
   return true;
 }
@@ -200,16 +204,23 @@ void ConsoleClient::queryRv(FractionReport& report) {
   // rv acknowledges the fraction's last event only once durable; ask until it has recorded the end.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (!heard_.alive("rv")) return;  // rv is down: it cannot answer
-    rv_.begin().initFractionQuery().setFractionId(report.fractionId);
-    auto reply = rv_.call(std::chrono::milliseconds(2000));
-    if (reply && reply.value().body().isFractionSummary()) {
-      auto s = reply.value().body().getFractionSummary();
-      report.spotsRecorded = s.getSpotsRecorded();
-      if (s.getEnded()) {
-        report.recordedByRv = true;
-        return;
+    if (heard_.alive("rv")) {
+      rv_.begin().initFractionQuery().setFractionId(report.fractionId);
+      auto reply = rv_.call(std::chrono::milliseconds(2000));
+      if (reply && reply.value().body().isFractionSummary()) {
+        auto s = reply.value().body().getFractionSummary();
+        report.spotsRecorded = s.getSpotsRecorded();
+        if (s.getEnded()) {
+          report.recordedByRv = true;
+          return;
+        }
+        // With the delivery service gone no end will come: what rv holds now is the answer.
+        if (!report.interlocks.empty() && report.interlocks.back().reason == "delivery-lost") return;
       }
+    } else if (report.status != "completed") {
+      // rv is down and the fraction did not complete: report what is known. A fraction that did
+      // complete is still owed to rv (delivery sends the rest once a supervisor has restarted it).
+      return;
     }
     bus::pollReadable({&subscriber_.socket()}, std::chrono::milliseconds(20));
     while (auto ev = subscriber_.receive()) {
@@ -223,6 +234,7 @@ std::map<std::string, FractionReport> ConsoleClient::follow(const std::set<std::
                                                             bool closeOnHold) {
   std::map<std::string, FractionReport> reports;
   for (const auto& id : fractionIds) reports[id].fractionId = id;
+  deliveryRestarted_ = false;
   auto lastEvent = std::chrono::steady_clock::now();
   auto lastProgress = lastEvent;
   auto open = [&] {
@@ -253,6 +265,19 @@ std::map<std::string, FractionReport> ConsoleClient::follow(const std::set<std::
     if (progress && now - lastProgress > std::chrono::milliseconds(100)) {
       progress(reports);
       lastProgress = now;
+    }
+    if (deliveryRestarted_ || (heard_.known("delivery") && !heard_.alive("delivery"))) {
+      // The delivery process died (or hangs): the beam is off with it. What it delivered is in its
+      // outbox and goes to rv when it is back; the fraction is then resumed.
+      for (auto& [id, r] : reports) {
+        if (r.status.empty()) {
+          r.status = "interrupted";
+          r.interlocks.push_back(
+              InterlockRecord{"delivery-lost", 0, 0, 0, 0, 0,
+                              deliveryRestarted_ ? "the delivery service was restarted (another process now answers)"
+                                                 : "the delivery service stopped sending heartbeats"});
+        }
+      }
     }
     if (now - lastEvent > silence) {
       for (auto& [id, r] : reports) {

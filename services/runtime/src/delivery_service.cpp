@@ -77,6 +77,121 @@ DeliveryService::DeliveryService(ServiceContext ctx, plan::Facility facility, De
       synchrotron_(options_.machine),
       epoch_(ctx_.clock.now()) {
   subscriber_.subscribe("hb.");
+  openOutbox();
+}
+
+void DeliveryService::openOutbox() {
+  replayed_ = true;
+  if (options_.outboxDir.empty()) return;
+  recorder::RecoveryReport report;
+  auto writer = recorder::JournalWriter::open(recorder::JournalOptions{.dir = options_.outboxDir}, &report);
+  if (!writer) {
+    throw std::runtime_error("delivery outbox " + options_.outboxDir.string() + ": " + writer.error().message);
+  }
+  outbox_ = std::move(writer).value();
+  if (report.truncatedTail) {
+    ctx_.log->warn("outbox torn tail cut segment={} offset={} bytes={} (events of a turn that never completed)",
+                   report.segment, report.offset, report.bytesDropped);
+  }
+  auto reader = recorder::JournalReader::open(options_.outboxDir);
+  if (!reader) throw std::runtime_error("delivery outbox: " + reader.error().message);
+  std::size_t events = 0;
+  while (true) {
+    auto rec = reader.value()->next();
+    if (!rec) throw std::runtime_error("delivery outbox: " + rec.error().message);
+    if (!rec.value()) break;
+    auto decoded = messages::decode(rec.value()->payload);
+    if (!decoded) continue;
+    auto fraction = std::string(messages::fractionIdOf(decoded.value()->body()));
+    if (fraction.empty()) continue;
+    replay_[fraction].push_back(std::move(rec.value()->payload));
+    ++events;
+  }
+  if (!replay_.empty()) {
+    replayed_ = false;
+    ctx_.log->warn("outbox holds {} events of {} fraction(s) from before a restart; handing rv what it lacks", events,
+                   replay_.size());
+  } else {
+    resetOutboxIfIdle();
+  }
+}
+
+void DeliveryService::replayOutbox() {
+  if (replayed_) return;
+  for (auto& [fraction, frames] : replay_) {
+    if (replayUpTo_.contains(fraction)) continue;
+    rvClient_.begin().initFractionQuery().setFractionId(fraction);
+    auto reply = rvClient_.call(std::chrono::milliseconds(1000));
+    if (!reply || !reply.value().body().isFractionSummary()) return;  // rv not there yet: next turn
+    const std::uint64_t next = reply.value().body().getFractionSummary().getNextSequence();
+    sender_.beginFraction(fraction, next);
+    std::uint64_t last = next - 1;
+    std::size_t handed = 0;
+    for (auto& frame : frames) {
+      auto decoded = messages::decode(frame);
+      if (!decoded) continue;
+      const auto seq = decoded.value()->envelope().getSequence();
+      if (seq < next) continue;
+      if (seq != last + 1) break;  // the stream is gapless; what follows a gap never reached the outbox whole
+      sender_.send(fraction, frame);
+      last = seq;
+      ++handed;
+    }
+    replayUpTo_[fraction] = last;
+    ctx_.log->warn("fraction={} outbox: rv had events up to {}; handed it {} more (up to {})", fraction, next - 1,
+                   handed, last);
+  }
+  for (auto it = replay_.begin(); it != replay_.end();) {
+    auto upTo = replayUpTo_.find(it->first);
+    if (upTo != replayUpTo_.end() && sender_.acknowledgedUpTo(it->first) >= upTo->second) {
+      sender_.endFraction(it->first);
+      replayUpTo_.erase(upTo);
+      it = replay_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (replay_.empty()) {
+    replayed_ = true;
+    ctx_.log->info("outbox handed over: everything it held is durable at rv");
+    resetOutboxIfIdle();
+  }
+}
+
+void DeliveryService::commitOutbox() {
+  if (!outbox_ || outbox_->pendingRecords() == 0) return;
+  auto r = outbox_->commit();
+  if (r) return;
+  ctx_.log->critical("delivery outbox commit failed: {}", r.error().message);
+  for (auto& [room, f] : rooms_) {
+    if (f.state == State::Running) {
+      interlock(f, wire::HoldReason::CREDIT_WINDOW, 0, 0, "delivery cannot make its outbox durable");
+    }
+  }
+  // The writer refuses further commits; reopening recovers what reached the disk.
+  outbox_.reset();
+  try {
+    auto writer = recorder::JournalWriter::open(recorder::JournalOptions{.dir = options_.outboxDir});
+    if (writer) outbox_ = std::move(writer).value();
+  } catch (const std::exception& e) {
+    ctx_.log->critical("delivery outbox reopen failed: {}", e.what());
+  }
+}
+
+void DeliveryService::resetOutboxIfIdle() {
+  if (!outbox_ || !rooms_.empty() || !replay_.empty() || sender_.unacknowledged() != 0) return;
+  if (outbox_->nextIndex() == 0) return;
+  // Everything in it is durable at rv: start an empty outbox so that it never grows without end.
+  outbox_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(options_.outboxDir, ec);
+  auto writer = recorder::JournalWriter::open(recorder::JournalOptions{.dir = options_.outboxDir});
+  if (!writer || ec) {
+    ctx_.log->critical("delivery outbox {} cannot be renewed: {}", options_.outboxDir.string(),
+                       ec ? ec.message() : writer.error().message);
+    return;
+  }
+  outbox_ = std::move(writer).value();
 }
 
 DeliveryService::~DeliveryService() = default;
@@ -99,6 +214,7 @@ void DeliveryService::emit(Fraction& f, Fill&& fill) {
       {.source = "delivery", .sequence = seq, .simTimeNs = simNs(f.simLast), .wallTimeNs = unixNanosNow()});
   fill(body);
   auto frame = encoder_.finish();
+  if (outbox_) outbox_->append(frame);
   publisher_.publish("fraction." + f.room, frame);
   sender_.send(f.id, std::move(frame));
   f.lastSequence = seq;
@@ -149,9 +265,13 @@ void DeliveryService::run(std::stop_token stop) {
                   missing + " has not been heard from within the heartbeat timeout");
       }
     }
+    replayOutbox();
     stepMachine();
+    // One fdatasync for the turn's events before the machine takes its next turn.
+    commitOutbox();
     releaseDurable();
   }
+  commitOutbox();
   ctx_.log->info("delivery service stopping");
 }
 
@@ -173,6 +293,7 @@ void DeliveryService::releaseDurable() {
       ctx_.log->info("fraction={} room={} all events durable at rv", f.id, f.room);
       sender_.endFraction(f.id);
       it = rooms_.erase(it);
+      resetOutboxIfIdle();
     } else {
       ++it;
     }
@@ -288,6 +409,9 @@ void DeliveryService::dispatch(Fraction& f, const delivery::SimEvent& ev) {
     ctx_.log->warn("fraction={} room={} injected fault {} at t={} s", f.id, f.room, ft->spec, toSeconds(ft->at));
     for (const auto& spec : f.faults) {
       if (spec.text == ft->spec && spec.processFault() && options_.processFault) {
+        // This process dies at the start of the spot: what the machine did before is in the outbox
+        // (a real crash may come anywhere in a turn; the outbox then lacks at most that turn).
+        if (spec.victim() == "delivery") commitOutbox();
         options_.processFault(std::string(spec.victim()));
       }
     }
@@ -376,6 +500,17 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
     }
   }
   const auto resumeId = bus::str(cmd.getResumeFractionId());
+  // What a crashed predecessor left in the outbox goes to rv first: a resume starts from there.
+  const auto replayDeadline = ctx_.clock.now() + std::chrono::seconds(5);
+  while (!replayed_ && ctx_.clock.now() < replayDeadline) {
+    bus::pollReadable({&streamLink_.socket()}, std::chrono::milliseconds(10));
+    sender_.poll();
+    replayOutbox();
+  }
+  if (!replayed_) {
+    return "delivery is still handing rv " + std::to_string(replay_.size()) +
+           " fraction(s) of events from before its restart; rv has not acknowledged them";
+  }
   if (!resumeId.empty() && find(resumeId) != nullptr) {
     return "fraction " + resumeId + " is still open in this delivery service; resume it with ResumeFraction";
   }

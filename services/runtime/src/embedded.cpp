@@ -55,11 +55,12 @@ Result<std::unique_ptr<EmbeddedFacility>, std::string> EmbeddedFacility::start(z
   std::unique_ptr<EmbeddedFacility> f(new EmbeddedFacility(zmq, std::move(log), clock));
   try {
     f->proxy_ = std::make_unique<bus::EventProxy>(zmq, f->endpoints_.busXsub, f->endpoints_.busXpub);
+    auto journalDir = options.journalDir.lexically_normal();
+    if (!journalDir.has_filename()) journalDir = journalDir.parent_path();
     auto keyFile = options.signingKey;
-    if (keyFile.empty()) {
-      auto dir = options.journalDir.lexically_normal();
-      if (!dir.has_filename()) dir = dir.parent_path();
-      keyFile = std::filesystem::path(dir.string() + ".key");
+    if (keyFile.empty()) keyFile = std::filesystem::path(journalDir.string() + ".key");
+    if (options.delivery.outboxDir.empty()) {
+      options.delivery.outboxDir = std::filesystem::path(journalDir.string() + ".outbox");
     }
     auto key = loadOrCreateSigningKey(keyFile, *f->log_);
     if (!key) return fail(std::string("signing key"), key.error().message);

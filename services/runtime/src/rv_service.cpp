@@ -186,6 +186,16 @@ void RvService::run(std::stop_token stop) {
     }
     if (commit()) receiver_.acknowledgeDurable();
     while (auto in = commands_.receive()) handleCommand(*in);
+    // An idle journal gets its checkpoint too: no record stays unsigned longer than the interval.
+    const auto now = ctx_.clock.now();
+    if (healthy_ && journal_->durableRecords() > journal_->checkpointedRecords() &&
+        now - lastCheckpointLook_ >= options_.checkpointInterval) {
+      lastCheckpointLook_ = now;
+      if (auto cp = journal_->checkpoint(); !cp) {
+        healthy_ = false;
+        ctx_.log->critical("journal checkpoint failed: {}; no further acknowledgements", cp.error().message);
+      }
+    }
   }
   if (ctx_.killed->load()) {
     ctx_.log->warn("rv killed: {} records were not committed", journal_->pendingRecords());
@@ -218,7 +228,9 @@ void RvService::handleCommand(const bus::Inbound& in) {
         encoder_.start({.source = "rv", .correlationId = corr, .wallTimeNs = unixNanosNow()}).initFractionSummary();
     out.setFractionId(fraction);
     out.setJournalRecords(journal_->durableRecords());
+    out.setNextSequence(1);
     if (const auto* e = ledger_.find(fraction)) {
+      out.setNextSequence(e->lastSequence + 1);
       out.setFound(true);
       out.setEnded(e->ended);
       out.setOutcome(e->outcome);

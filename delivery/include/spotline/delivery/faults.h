@@ -8,7 +8,8 @@
 //   overshoot@spot=N                   that spot's beam-off comes late (faultOvershootFraction)
 //   spill-abort@spill=N                the fraction's Nth spill ends abruptly (faultSpillAbortAfter)
 //   door-open@t=D | @spot=N            the room's door opens at D after the start, or at spot N
-//   kill-rv@spot=N, kill-dose@spot=N, kill-qa@spot=N   the service process dies there
+//   kill-rv@spot=N, kill-dose@spot=N, kill-qa@spot=N, kill-delivery@spot=N
+//                                                     the service process dies there
 //
 // N counts from 1 in plan order over treatment beams (spot N is the Nth planned spot, layer N
 // the Nth planned layer) or, for spill, over the spills this delivery session received. D is a
@@ -33,6 +34,7 @@ enum class FaultKind : std::uint8_t {
   KillRv,
   KillDose,
   KillQa,
+  KillDelivery,
 };
 enum class FaultTrigger : std::uint8_t { Spot, Layer, Spill, Time };
 
@@ -46,9 +48,10 @@ struct FaultSpec {
   std::string text;           // as given
 
   bool processFault() const {
-    return kind == FaultKind::KillRv || kind == FaultKind::KillDose || kind == FaultKind::KillQa;
+    return kind == FaultKind::KillRv || kind == FaultKind::KillDose || kind == FaultKind::KillQa ||
+           kind == FaultKind::KillDelivery;
   }
-  // The service a process fault kills ("rv", "dose", "qa"); empty for machine faults.
+  // The service a process fault kills ("rv", "dose", "qa", "delivery"); empty for machine faults.
   std::string_view victim() const;
 };
 

@@ -18,6 +18,8 @@ class HeartbeatTracker {
   void heard(const std::string& service, bool ready);
   // Heard within `maxAge` and ready.
   bool alive(const std::string& service, WallClock::Duration maxAge = kHeartbeatTimeout) const;
+  // Heard at least once.
+  bool known(const std::string& service) const { return seen_.contains(service); }
   // The first of `services` that is not alive, or empty when all are.
   std::string firstMissing(const std::vector<std::string>& services,
                            WallClock::Duration maxAge = kHeartbeatTimeout) const;

@@ -100,6 +100,10 @@ class ConsoleClient {
   bus::RequestClient delivery_;
   bus::RequestClient rv_;
   bus::HeartbeatTracker heard_;
+  // The delivery process seen in heartbeats: another pid means it was restarted, and a session
+  // being followed died with the old one (a supervisor restarts faster than a heartbeat times out).
+  std::uint32_t deliveryPid_ = 0;
+  bool deliveryRestarted_ = false;
 };
 
 }  // namespace spotline::runtime

@@ -24,6 +24,7 @@
 #include "spotline/delivery/simulator.h"
 #include "spotline/delivery/synchrotron.h"
 #include "spotline/plan/facility.h"
+#include "spotline/recorder/journal.h"
 #include "spotline/runtime/service_context.h"
 
 namespace prometheus {
@@ -50,6 +51,11 @@ struct DeliveryOptions {
   // Carries out a process fault (kill-rv@spot=N ...) by stopping that service; empty when this
   // delivery service cannot (a multi-process facility), and such faults are refused.
   std::function<void(const std::string& service)> processFault;
+  // The durable outbox: every spot stream event is written here (group commit, one fdatasync per
+  // turn) before the machine takes its next turn, and kept until rv has acknowledged it. A restarted
+  // delivery service hands rv what it had not acknowledged before anything else. Empty: in memory
+  // only (unit tests), and a crash of this process loses what rv had not made durable.
+  std::filesystem::path outboxDir;
 };
 
 std::string_view toString(wire::HoldReason reason);
@@ -101,6 +107,12 @@ class DeliveryService {
   SimDuration wallSim() const;  // wall time since the service started, as simulated time
   // Forgets fractions that ended and are fully acknowledged: their room is free again.
   void releaseDurable();
+  // The durable outbox: open it and load what a crashed predecessor left; hand it to rv; commit
+  // the turn's events; start afresh once everything is acknowledged.
+  void openOutbox();
+  void replayOutbox();
+  void commitOutbox();
+  void resetOutboxIfIdle();
   // Encodes one event, publishes it and puts it on the spot stream.
   template <typename Fill>
   void emit(Fraction& f, Fill&& fill);
@@ -132,6 +144,11 @@ class DeliveryService {
   std::optional<WallClock::TimePoint> lastStart_;
   double creditValue_ = 0.0, creditLimit_ = 0.0;  // what ran out: events, or beam time
   std::string creditWhat_;
+  std::unique_ptr<recorder::JournalWriter> outbox_;
+  // Events a crashed predecessor wrote to the outbox, per fraction, until rv has them.
+  std::map<std::string, std::vector<messages::Frame>> replay_;
+  std::map<std::string, std::uint64_t> replayUpTo_;  // fraction -> last sequence handed to rv
+  bool replayed_ = false;
 };
 
 }  // namespace spotline::runtime

@@ -21,7 +21,7 @@ namespace spotline::runtime {
 struct EmbeddedOptions {
   std::filesystem::path journalDir;
   // The journal's signing key file, created when missing. Empty: <journalDir>.key beside the
-  // journal directory.
+  // journal directory. The delivery outbox, unless options.delivery names one, is <journalDir>.outbox.
   std::filesystem::path signingKey;
   plan::Facility facility = plan::builtInFacility();
   DeliveryOptions delivery;

@@ -76,6 +76,7 @@ class RvService {
   FractionLedger ledger_;
   bool ready_ = false;
   bool healthy_ = true;  // false after a failed commit: nothing more is acknowledged
+  WallClock::TimePoint lastCheckpointLook_{};
   prometheus::Counter& records_;
   prometheus::Counter& spots_;
   prometheus::Counter& commits_;
