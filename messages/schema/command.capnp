@@ -1,6 +1,7 @@
 @0xdd644af941cc4f96;
 # Fraction commands, sent over DEALER -> ROUTER to the delivery service, each answered by a CommandReply.
 using Cxx = import "/capnp/c++.capnp";
+using Control = import "control.capnp";
 $Cxx.namespace("spotline::wire");
 
 struct StartFraction {
@@ -13,6 +14,7 @@ struct StartFraction {
   resumeFractionId @6 :Text;    # continue this interrupted fraction (empty: a new fraction)
   faults @7 :List(Text);        # injected faults, KIND@WHERE (tests and training)
   priority @8 :Int8;            # beam allocation among rooms: higher first (ageing prevents starvation)
+  overrides @9 :List(Control.Override);  # refused checks an authorised person overrides (rv journals them)
 }
 
 struct PauseFraction { fractionId @0 :Text; }

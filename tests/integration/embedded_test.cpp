@@ -75,6 +75,81 @@ TEST_F(EmbeddedFacilityTest, RefusesARoomThatDoesNotAnswerToThePlansMachine) {
   EXPECT_NE(unknown.error().message.find("unknown room gantry-9"), std::string::npos) << unknown.error().message;
 }
 
+TEST_F(EmbeddedFacilityTest, ARoomTransferIsOverriddenOnlyWithReasonAndUserAndIsJournaled) {
+  start();
+  auto loaded = client_->loadPlan(plan_);
+  ASSERT_TRUE(loaded.ok);
+  // The plan's machine belongs to gantry-1; gantry-2 refuses, and says the check may be overridden.
+  auto refused = client_->startFraction(plan_, loaded.contentHash, "gantry-2", 1, 1);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("[room]"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("--override room"), std::string::npos) << refused.error().message;
+  // An override without a user is no override.
+  StartOptions anonymous;
+  anonymous.overrides = {"room"};
+  anonymous.overrideReason = "gantry-1 out of service";
+  auto noUser = client_->startFraction(plan_, loaded.contentHash, "gantry-2", 1, 1, anonymous);
+  ASSERT_FALSE(noUser.ok());
+  EXPECT_NE(noUser.error().message.find("needs a reason and a user"), std::string::npos) << noUser.error().message;
+  StartOptions approved = anonymous;
+  approved.user = "physicist-a";
+  auto fid = client_->startFraction(plan_, loaded.contentHash, "gantry-2", 1, 1, approved);
+  ASSERT_TRUE(fid.ok()) << fid.error().message;
+  EXPECT_EQ(client_->follow({fid.value()}, nullptr).at(fid.value()).status, "completed");
+  stop();
+  // The override is part of the record: who, why, which check; rebuilt from the journal alone.
+  FractionLedger ledger;
+  auto reader = recorder::JournalReader::open(dir_ / "journal");
+  ASSERT_TRUE(reader.ok());
+  while (true) {
+    auto rec = reader.value()->next();
+    ASSERT_TRUE(rec.ok());
+    if (!rec.value()) break;
+    if (auto m = messages::decode(rec.value()->payload)) ledger.record(*m.value());
+  }
+  const auto& overrides = ledger.overridesOf(fid.value());
+  ASSERT_EQ(overrides.size(), 1u);
+  EXPECT_EQ(overrides[0].check, "room");
+  EXPECT_EQ(overrides[0].user, "physicist-a");
+  EXPECT_EQ(overrides[0].reason, "gantry-1 out of service");
+  EXPECT_TRUE(ledger.overridesOf("F9-none").empty());
+}
+
+TEST_F(EmbeddedFacilityTest, APatientMismatchCannotBeOverridden) {
+  start();
+  auto loaded = client_->loadPlan(plan_);
+  ASSERT_TRUE(loaded.ok);
+  auto other = plan_;
+  other.patient = PatientId("SOMEONE-ELSE");
+  StartOptions options;
+  options.overrides = {"patient"};
+  options.overrideReason = "try";
+  options.user = "therapist";
+  auto fid = client_->startFraction(other, loaded.contentHash, "gantry-1", 1, 1, options);
+  ASSERT_FALSE(fid.ok());
+  EXPECT_NE(fid.error().message.find("[patient]"), std::string::npos) << fid.error().message;
+  EXPECT_NE(fid.error().message.find("cannot be overridden"), std::string::npos) << fid.error().message;
+}
+
+TEST_F(EmbeddedFacilityTest, ARoomThatCannotReceiveTheIonIsRefusedEvenWithARoomOverride) {
+  EmbeddedOptions options;
+  for (auto& room : options.facility.rooms) {
+    if (room.name == "gantry-2") room.ions = {plan::kProton};
+  }
+  start(std::move(options));
+  auto loaded = client_->loadPlan(plan_);
+  ASSERT_TRUE(loaded.ok);
+  StartOptions transfer;
+  transfer.overrides = {"room"};
+  transfer.overrideReason = "transfer";
+  transfer.user = "physicist-a";
+  auto fid = client_->startFraction(plan_, loaded.contentHash, "gantry-2", 1, 1, transfer);
+  ASSERT_FALSE(fid.ok());
+  EXPECT_NE(fid.error().message.find("[ion]"), std::string::npos) << fid.error().message;
+  EXPECT_NE(fid.error().message.find("cannot receive"), std::string::npos) << fid.error().message;
+  EXPECT_EQ(fid.error().message.find("may override"), std::string::npos) << "an ion refusal is final";
+}
+
 TEST_F(EmbeddedFacilityTest, RefusesAFractionAlreadyDelivered) {
   start();
   auto loaded = client_->loadPlan(plan_);

@@ -58,6 +58,10 @@ int deliver(DeliverArgs a) {
     return complain("spotline deliver", "--realtime applies to the embedded facility, not to --facility",
                     kExitBadInput);
   }
+  if (!a.job.start.overrides.empty() && (a.job.start.overrideReason.empty() || a.job.start.user.empty())) {
+    return complain("spotline deliver", "--override needs --override-reason and --user: both are journaled",
+                    kExitBadInput);
+  }
   if (auto faults = delivery::parseFaults(a.job.start.faults); !faults) {
     return complain("spotline deliver", "--fault: " + faults.error().message, kExitBadInput);
   }
@@ -135,7 +139,11 @@ void addDeliverCommand(CLI::App& app, Action& action) {
   cmd->add_option("--fault", args->job.start.faults,
                   "inject a fault, KIND@WHERE (repeatable): position-drift@layer=N, monitor2-fail@spot=N, "
                   "overshoot@spot=N, spill-abort@spill=N, door-open@t=30s, kill-rv@spot=N, kill-dose@spot=N, "
-                  "kill-qa@spot=N");
+                  "kill-qa@spot=N, kill-delivery@spot=N");
+  cmd->add_option("--override", args->job.start.overrides,
+                  "override a check rv refused (repeatable; only 'room' may be): journaled with reason and user");
+  cmd->add_option("--override-reason", args->job.start.overrideReason, "why the check is overridden (journaled)");
+  cmd->add_option("--user", args->job.start.user, "who overrides (journaled)");
   cmd->add_flag("--realtime", args->realtime, "pace the simulated machine to the wall clock (embedded)");
   cmd->add_option("--priority", args->job.start.priority, "beam allocation priority among rooms")
       ->capture_default_str()

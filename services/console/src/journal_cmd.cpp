@@ -116,6 +116,14 @@ int fractions(const JournalArgs& a) {
                     {"meterset_delivered", e.meterset},
                     {"meterset_unit", p.unit},
                     {"sessions", e.sessions},
+                    {"overrides",
+                     [&] {
+                       nlohmann::json o = nlohmann::json::array();
+                       for (const auto& r : ledger.overridesOf(id)) {
+                         o.push_back({{"check", r.check}, {"reason", r.reason}, {"user", r.user}});
+                       }
+                       return o;
+                     }()},
                     {"holds", e.holds},
                     {"events", e.events}});
   }

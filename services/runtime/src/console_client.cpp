@@ -65,6 +65,12 @@ Result<std::string, ClientError> ConsoleClient::startFraction(const plan::Plan& 
   auto s = delivery_.begin().initStartFraction();
   s.setResumeFractionId(options.resumeFractionId);
   s.setPriority(static_cast<std::int8_t>(std::clamp(options.priority, -100, 100)));
+  auto overrides = s.initOverrides(static_cast<unsigned>(options.overrides.size()));
+  for (unsigned i = 0; i < options.overrides.size(); ++i) {
+    overrides[i].setCheck(options.overrides[i]);
+    overrides[i].setReason(options.overrideReason);
+    overrides[i].setUser(options.user);
+  }
   auto faults = s.initFaults(static_cast<unsigned>(options.faults.size()));
   for (unsigned i = 0; i < options.faults.size(); ++i) faults.set(i, options.faults[i]);
   s.setPlanUid(p.uid.value());

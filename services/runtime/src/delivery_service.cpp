@@ -572,6 +572,7 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
   v.setPatientId(cmd.getPatientId());
   v.setFractionNumber(cmd.getFractionNumber());
   v.setResume(!resumeId.empty());
+  v.setOverrides(cmd.getOverrides());
   auto ion = v.initIon();
   ion.setZ(static_cast<std::uint8_t>(firstBeam->ion.z));
   ion.setA(static_cast<std::uint16_t>(firstBeam->ion.a));
@@ -580,7 +581,15 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
   if (!verdict) return "rv did not answer the verification: " + verdict.error().message;
   if (!verdict.value().body().isVerifyReply()) return "rv answered the verification with something else";
   auto vr = verdict.value().body().getVerifyReply();
-  if (!vr.getPermitted()) return "rv refused beam-on: " + bus::str(vr.getReason());
+  if (!vr.getPermitted()) {
+    return "rv refused beam-on [" + bus::str(vr.getCode()) + "]: " + bus::str(vr.getReason()) +
+           (vr.getOverridable() ? " (an authorised person may override this check: --override " +
+                                      bus::str(vr.getCode()) + " --override-reason TEXT --user NAME)"
+                                : "");
+  }
+  for (auto check : vr.getOverridden()) {
+    ctx_.log->warn("fraction={} check {} overridden (journaled by rv)", fractionId, bus::view(check));
+  }
 
   // Where to continue: the first spot rv has not journaled as complete, with what it has of it.
   delivery::ResumePoint from;

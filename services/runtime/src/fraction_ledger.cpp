@@ -4,9 +4,38 @@
 
 namespace spotline::runtime {
 
+const std::vector<OverrideRecord>& FractionLedger::overridesOf(std::string_view fraction) const {
+  static const std::vector<OverrideRecord> none;
+  auto it = overrides_.find(fraction);
+  return it == overrides_.end() ? none : it->second;
+}
+
 void FractionLedger::record(const messages::Decoded& msg) {
-  if (bus::view(msg.envelope().getSource()) != "delivery") return;
   auto body = msg.body();
+  if (body.isVerifyBeamOn()) {
+    auto v = body.getVerifyBeamOn();
+    verifying_ = bus::str(v.getFractionId());
+    asked_.clear();
+    for (auto o : v.getOverrides()) {
+      asked_.push_back(OverrideRecord{bus::str(o.getCheck()), bus::str(o.getReason()), bus::str(o.getUser()),
+                                      static_cast<std::uint64_t>(msg.envelope().getWallTimeNs())});
+    }
+    return;
+  }
+  if (body.isVerifyReply()) {
+    auto r = body.getVerifyReply();
+    if (r.getPermitted() && !verifying_.empty()) {
+      for (auto check : r.getOverridden()) {
+        for (const auto& a : asked_) {
+          if (a.check == bus::view(check)) overrides_[verifying_].push_back(a);
+        }
+      }
+    }
+    verifying_.clear();
+    asked_.clear();
+    return;
+  }
+  if (bus::view(msg.envelope().getSource()) != "delivery") return;
   auto fraction = messages::fractionIdOf(body);
   if (fraction.empty()) return;
   auto it = entries_.find(fraction);

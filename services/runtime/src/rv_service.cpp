@@ -4,6 +4,8 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 
+#include <algorithm>
+
 #include "spotline/plan/validate.h"
 
 namespace spotline::runtime {
@@ -252,62 +254,129 @@ void RvService::verify(const bus::Inbound& in, const messages::Decoded& msg) {
   auto planUid = bus::str(req.getPlanUid());
   auto hash = bus::str(req.getContentHash());
   auto room = bus::str(req.getRoom());
-  std::string refusal;
+  // Every check that refuses, in order. Only "room" (a beam planned for another room's machine:
+  // a transfer between twin rooms, which a physicist approves) may be overridden; a wrong plan,
+  // patient or ion, or a fraction delivered twice, never.
+  struct Finding {
+    std::string code;
+    std::string text;
+    bool overridable = false;
+  };
+  std::vector<Finding> findings;
+  auto refuse = [&](std::string code, std::string text, bool overridable = false) {
+    findings.push_back(Finding{std::move(code), std::move(text), overridable});
+  };
 
   auto q = planClient_.begin().initGetPlan();
   q.setPlanUid(planUid);
   auto reply = planClient_.call(std::chrono::milliseconds(3000));
+  const plan::RoomModel* roomModel = facility_.room(room);
   if (!reply) {
-    refusal = "plan service did not answer (" + reply.error().message + ")";
+    refuse("plan-service", "plan service did not answer (" + reply.error().message + ")");
   } else if (!reply.value().body().isPlanReply() || !reply.value().body().getPlanReply().getOk()) {
-    refusal = "no approved plan with UID " + planUid;
+    refuse("plan-unknown", "no approved plan with UID " + planUid);
   } else {
     auto pr = reply.value().body().getPlanReply();
     auto approvedHash = bus::str(pr.getContentHash());
     auto approvedPatient = bus::str(pr.getPlan().getPatientId());
     if (approvedHash != hash) {
-      refusal = "content hash " + hash.substr(0, 16) + "… differs from the approved plan's " +
-                approvedHash.substr(0, 16) + "…";
-    } else if (req.getPatientId().size() != 0 && bus::str(req.getPatientId()) != approvedPatient) {
-      refusal = "patient id " + bus::str(req.getPatientId()) + " does not match the plan's " + approvedPatient;
-    } else if (facility_.room(room) == nullptr) {
-      refusal = "unknown room " + room;
+      refuse("content-hash", "content hash " + hash.substr(0, 16) + "… differs from the approved plan's " +
+                                 approvedHash.substr(0, 16) + "…");
+    }
+    if (req.getPatientId().size() != 0 && bus::str(req.getPatientId()) != approvedPatient) {
+      refuse("patient", "patient id " + bus::str(req.getPatientId()) + " does not match the plan's " + approvedPatient);
+    }
+    if (roomModel == nullptr) {
+      refuse("room-unknown", "unknown room " + room);
     } else {
+      const auto want = req.getIon();
       for (auto beam : pr.getPlan().getBeams()) {
         if (!beam.getTreatment()) continue;
+        const auto number = std::to_string(beam.getNumber());
+        auto ion = beam.getIon();
+        const plan::IonSpecies species{ion.getZ(), ion.getA(), ion.getCharge()};
+        if (ion.getZ() != want.getZ() || ion.getA() != want.getA()) {
+          refuse("ion", "beam " + number + " is planned with ion Z=" + std::to_string(ion.getZ()) +
+                            " A=" + std::to_string(ion.getA()) + ", but beam-on was requested for Z=" +
+                            std::to_string(want.getZ()) + " A=" + std::to_string(want.getA()));
+        }
+        if (std::none_of(roomModel->ions.begin(), roomModel->ions.end(),
+                         [&](const plan::IonSpecies& i) { return i.z == species.z && i.a == species.a; })) {
+          refuse("ion", "room " + room + " cannot receive the ion of beam " + number +
+                            " (Z=" + std::to_string(ion.getZ()) + ")");
+        }
         auto answering = plan::roomForMachine(facility_, bus::view(beam.getMachine()));
         if (!answering || *answering != room) {
-          refusal = "beam " + std::to_string(beam.getNumber()) + " is for machine " + bus::str(beam.getMachine()) +
-                    ", which room " + room + " does not answer to";
-          break;
+          refuse("room",
+                 "beam " + number + " is for machine " + bus::str(beam.getMachine()) + ", which room " + room +
+                     " does not answer to",
+                 answering.has_value());
         }
       }
     }
   }
   const FractionEntry* entry = ledger_.find(fraction);
-  if (refusal.empty()) {
-    // A fraction is delivered once. One that was interrupted (a hold closed the session, or the
-    // delivery service died) may be resumed, with the same plan in the same room.
-    if (entry != nullptr && entry->ended && entry->outcome == wire::FractionOutcome::COMPLETED) {
-      refusal = "fraction " + fraction + " was already delivered";
-    } else if (entry != nullptr && entry->ended && entry->outcome == wire::FractionOutcome::ABORTED) {
-      refusal = "fraction " + fraction + " was aborted by the operator; it is not resumed";
-    } else if (entry != nullptr && !req.getResume()) {
-      refusal = "fraction " + fraction + " already has " + std::to_string(entry->events) +
-                " journaled events and was interrupted; resume it (--resume " + fraction + ")";
-    } else if (entry == nullptr && req.getResume()) {
-      refusal = "fraction " + fraction + " has nothing journaled; there is nothing to resume";
-    } else if (entry != nullptr && entry->contentHash != hash) {
-      refusal = "fraction " + fraction + " was started with plan content hash " + entry->contentHash.substr(0, 16) +
-                "…; a resume must deliver the same plan";
-    } else if (entry != nullptr && entry->room != room) {
-      refusal = "fraction " + fraction + " was started in room " + entry->room + ", not " + room;
+  // A fraction is delivered once. One that was interrupted (a hold closed the session, or the
+  // delivery service died) may be resumed, with the same plan in the same room.
+  if (entry != nullptr && entry->ended && entry->outcome == wire::FractionOutcome::COMPLETED) {
+    refuse("already-delivered", "fraction " + fraction + " was already delivered");
+  } else if (entry != nullptr && entry->ended && entry->outcome == wire::FractionOutcome::ABORTED) {
+    refuse("aborted", "fraction " + fraction + " was aborted by the operator; it is not resumed");
+  } else if (entry != nullptr && !req.getResume()) {
+    refuse("interrupted", "fraction " + fraction + " already has " + std::to_string(entry->events) +
+                              " journaled events and was interrupted; resume it (--resume " + fraction + ")");
+  } else if (entry == nullptr && req.getResume()) {
+    refuse("nothing-to-resume", "fraction " + fraction + " has nothing journaled; there is nothing to resume");
+  } else if (entry != nullptr && entry->contentHash != hash) {
+    refuse("resume-plan", "fraction " + fraction + " was started with plan content hash " +
+                              entry->contentHash.substr(0, 16) + "…; a resume must deliver the same plan");
+  } else if (entry != nullptr && entry->room != room) {
+    refuse("resume-room", "fraction " + fraction + " was started in room " + entry->room + ", not " + room);
+  }
+
+  // Overrides: each names a check, with a reason and a user; the request carrying them is
+  // journaled with the answer below.
+  std::vector<std::string> overridden;
+  for (auto o : req.getOverrides()) {
+    const auto check = bus::str(o.getCheck());
+    if (o.getReason().size() == 0 || o.getUser().size() == 0) {
+      refuse("override", "the override of '" + check + "' needs a reason and a user");
+      continue;
     }
+    bool matched = false;
+    for (auto it = findings.begin(); it != findings.end();) {
+      if (it->code == check && it->overridable) {
+        matched = true;
+        it = findings.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    const bool refusedHere =
+        std::any_of(findings.begin(), findings.end(), [&](const Finding& f) { return f.code == check; });
+    if (refusedHere) {
+      refuse("override", "check '" + check + "' cannot be overridden");
+    } else if (matched) {
+      overridden.push_back(check);
+    }
+  }
+  std::string refusal;
+  std::string code;
+  bool overridable = false;
+  if (!findings.empty()) {
+    refusal = findings.front().text;
+    code = findings.front().code;
+    overridable = std::all_of(findings.begin(), findings.end(), [](const Finding& f) { return f.overridable; });
+    for (std::size_t i = 1; i < findings.size(); ++i) refusal += "; and " + findings[i].text;
   }
   auto corr = msg.envelope().getCorrelationId();
   auto out = encoder_.start({.source = "rv", .correlationId = corr, .wallTimeNs = unixNanosNow()}).initVerifyReply();
   out.setPermitted(refusal.empty());
   out.setReason(refusal);
+  out.setCode(code);
+  out.setOverridable(overridable);
+  auto list = out.initOverridden(static_cast<unsigned>(overridden.size()));
+  for (unsigned i = 0; i < overridden.size(); ++i) list.set(i, overridden[i]);
   out.setResumeFrom(entry != nullptr ? entry->lastSequence + 1 : 1);
   if (entry != nullptr) {
     out.setResumeBeam(entry->lastBeam);
@@ -325,6 +394,8 @@ void RvService::verify(const bus::Inbound& in, const messages::Decoded& msg) {
   journal_->append(in.frame);
   journal_->append(frame);
   records_.Increment(2);
+  ledger_.record(msg);
+  if (auto decodedReply = messages::decode(frame)) ledger_.record(*decodedReply.value());
   if (!commit()) {
     ctx_.log->error("fraction={} verification not durable; refusing", fraction);
     auto o2 = encoder_.start({.source = "rv", .correlationId = corr}).initVerifyReply();
@@ -338,6 +409,11 @@ void RvService::verify(const bus::Inbound& in, const messages::Decoded& msg) {
     ctx_.log->warn("fraction={} plan={} room={} beam-on refused: {}", fraction, planUid, room, refusal);
   } else {
     ctx_.log->info("fraction={} plan={} room={} beam-on verified", fraction, planUid, room);
+    for (auto o : req.getOverrides()) {
+      if (std::find(overridden.begin(), overridden.end(), bus::view(o.getCheck())) == overridden.end()) continue;
+      ctx_.log->warn("fraction={} check {} overridden by {}: {}", fraction, bus::view(o.getCheck()),
+                     bus::view(o.getUser()), bus::view(o.getReason()));
+    }
   }
   commands_.send(in.peer, frame);
 }

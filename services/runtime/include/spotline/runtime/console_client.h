@@ -48,6 +48,10 @@ struct StartOptions {
   std::string resumeFractionId;     // continue this interrupted fraction
   std::vector<std::string> faults;  // KIND@WHERE
   int priority = 0;
+  // Checks of rv's verification overridden (rv journals who and why; only some may be).
+  std::vector<std::string> overrides;
+  std::string overrideReason;
+  std::string user;
 };
 
 struct LoadResult {

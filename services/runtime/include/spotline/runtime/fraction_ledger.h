@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "spotline/messages/codec.h"
 
@@ -28,8 +29,18 @@ struct FractionEntry {
   double lastSpotDelivered = 0.0;  // all records of that spot
 };
 
+// A check of rv's verification that an authorised person overrode (journaled with the request).
+struct OverrideRecord {
+  std::string check;
+  std::string reason;
+  std::string user;
+  std::uint64_t wallTimeNs = 0;
+};
+
 class FractionLedger {
  public:
+  // Overrides granted for a fraction: from a VerifyBeamOn and the VerifyReply that follows it.
+  const std::vector<OverrideRecord>& overridesOf(std::string_view fraction) const;
   // Records one journaled frame; ignores anything that is not a delivery event of a fraction.
   void record(const messages::Decoded& msg);
   const FractionEntry* find(std::string_view fraction) const;
@@ -37,6 +48,10 @@ class FractionLedger {
 
  private:
   std::map<std::string, FractionEntry, std::less<>> entries_;
+  std::map<std::string, std::vector<OverrideRecord>, std::less<>> overrides_;
+  // The last verification request, until its reply: fraction and the overrides it asked for.
+  std::string verifying_;
+  std::vector<OverrideRecord> asked_;
 };
 
 }  // namespace spotline::runtime
