@@ -30,9 +30,26 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, EveryCommandHasHelp) {
-  for (const char* cmd :
-       {"", "demo", "plan", "plan show", "plan validate", "plan synth", "deliver", "journal", "journal verify",
-        "facility", "facility up", "facility status", "facility down", "bench", "bench pipeline"}) {
+  for (const char* cmd : {"",
+                          "demo",
+                          "plan",
+                          "plan show",
+                          "plan validate",
+                          "plan synth",
+                          "deliver",
+                          "journal",
+                          "journal verify",
+                          "journal repair",
+                          "journal keygen",
+                          "journal export",
+                          "journal spots",
+                          "journal fractions",
+                          "facility",
+                          "facility up",
+                          "facility status",
+                          "facility down",
+                          "bench",
+                          "bench pipeline"}) {
     auto r = run(spotline() + " " + cmd + " --help");
     EXPECT_EQ(r.code, 0) << cmd << ": " << r.text();
     EXPECT_NE(r.text().find("Usage"), std::string::npos) << cmd;

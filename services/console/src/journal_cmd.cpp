@@ -11,6 +11,7 @@
 #include "spotline/recorder/journal.h"
 #include "spotline/runtime/delivery_service.h"
 #include "spotline/runtime/fraction_ledger.h"
+#include "spotline/runtime/treatment_record.h"
 
 namespace spotline::console {
 
@@ -302,6 +303,39 @@ int repair(const JournalArgs& a) {
   return kExitOk;
 }
 
+int exportRecord(const JournalArgs& a) {
+  const std::string command = "spotline journal export";
+  if (!std::filesystem::is_directory(a.dir)) return complain(command, a.dir + ": not a directory", kExitBadInput);
+  auto r = runtime::exportTreatmentRecord(a.dir, a.fraction, a.dicom, plan::builtInFacility());
+  if (!r) {
+    const int code = r.error().code == runtime::RecordError::NotFound ? kExitBadInput
+                     : r.error().code == runtime::RecordError::Write  ? kExitInternal
+                                                                      : kExitIntegrity;
+    return complain(command, r.error().message, code);
+  }
+  const auto& s = r.value();
+  if (a.json) {
+    printJson(nlohmann::json{{"file", a.dicom},
+                             {"fraction_id", a.fraction},
+                             {"sop_instance_uid", s.sopInstanceUid},
+                             {"termination_status", s.termination},
+                             {"verification_status", s.verification},
+                             {"beams", s.beams},
+                             {"control_points", s.controlPoints},
+                             {"spots", s.spots},
+                             {"spot_records", s.spotRecords},
+                             {"meterset_delivered", s.metersetDelivered},
+                             {"overrides", s.overrides},
+                             {"sessions", s.sessions},
+                             {"holds", s.holds}});
+  } else {
+    std::cout << a.dicom << ": RT Ion Beams Treatment Record of " << a.fraction << ", " << s.beams << " beam(s), "
+              << s.controlPoints << " control points, " << s.spots << " spots from " << s.spotRecords
+              << " spot records; termination " << s.termination << ", " << s.verification << "\n";
+  }
+  return kExitOk;
+}
+
 int keygen(const JournalArgs& a) {
   auto key = recorder::generateSigningKey(a.signingKey);
   if (!key) return complain("spotline journal keygen", key.error().message, kExitBadInput);
@@ -342,6 +376,13 @@ void addJournalCommands(CLI::App& app, Action& action) {
   keygenCmd->add_option("FILE", args->signingKey, "key file to create (mode 600); FILE.pub gets the public key")
       ->required();
   keygenCmd->callback([&action, args] { action = [args] { return keygen(*args); }; });
+  auto* exportCmd = journal->add_subcommand(
+      "export", "Write a fraction's DICOM RT Ion Beams Treatment Record from the journal alone");
+  exportCmd->add_option("DIR", args->dir, "journal directory")->required();
+  exportCmd->add_option("--fraction", args->fraction, "fraction id, e.g. F1-379f67221943")->required();
+  exportCmd->add_option("--dicom", args->dicom, "output file (.dcm)")->required();
+  exportCmd->add_flag("--json", args->json, "machine-readable summary");
+  exportCmd->callback([&action, args] { action = [args] { return exportRecord(*args); }; });
   auto* fractionsCmd = journal->add_subcommand("fractions", "Every journaled fraction with its status and totals");
   fractionsCmd->add_option("DIR", args->dir, "journal directory")->required();
   fractionsCmd->add_flag("--json", args->json, "machine-readable output");

@@ -392,6 +392,12 @@ void RvService::verify(const bus::Inbound& in, const messages::Decoded& msg) {
   auto frame = encoder_.finish();
   // The decision is part of the record: journal the request and the answer before answering.
   journal_->append(in.frame);
+  // The approved plan rv checked against, as the plan service sent it: the record of what was
+  // verified (and what a treatment record exports), independent of the plan service's later state.
+  if (reply && reply.value().body().isPlanReply() && reply.value().body().getPlanReply().getOk()) {
+    journal_->append(reply.value().frame);
+    records_.Increment();
+  }
   journal_->append(frame);
   records_.Increment(2);
   ledger_.record(msg);
