@@ -91,7 +91,6 @@ struct JournalIncident {
 enum JournalQueryKind {
   fractions @0;              # every fraction with status and totals (JSON)
   spots @1;                  # one fraction's spot records (CSV), paged
-  verify @2;                 # the journal's verification report (JSON)
 }
 
 struct JournalQuery {

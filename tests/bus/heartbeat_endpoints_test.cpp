@@ -86,14 +86,16 @@ void expectEqual(const Endpoints& a, const Endpoints& b) {
   EXPECT_EQ(a.rvCommand, b.rvCommand);
   EXPECT_EQ(a.rvStream, b.rvStream);
   EXPECT_EQ(a.deliveryCommand, b.deliveryCommand);
+  EXPECT_EQ(a.rvQuery, b.rvQuery);
   EXPECT_EQ(a.metricsPorts, b.metricsPorts);
 }
 
 TEST_F(EndpointsFile, TcpRoundTrip) {
-  auto e = Endpoints::tcp({5001, 5002, 5003, 5004, 5005, 5006});
+  auto e = Endpoints::tcp({5001, 5002, 5003, 5004, 5005, 5006, 5007});
   e.metricsPorts = {{"rv", 9101}, {"dose", 9102}, {"delivery", 0}};
   EXPECT_EQ(e.busXsub, "tcp://127.0.0.1:5001");
   EXPECT_EQ(e.deliveryCommand, "tcp://127.0.0.1:5006");
+  EXPECT_EQ(e.rvQuery, "tcp://127.0.0.1:5007");
   writeEndpoints(file("endpoints.json"), e);
   EXPECT_FALSE(std::filesystem::exists(file("endpoints.json.tmp")));  // written atomically via rename
   auto back = readEndpoints(file("endpoints.json"));
@@ -103,8 +105,9 @@ TEST_F(EndpointsFile, TcpRoundTrip) {
 
 TEST_F(EndpointsFile, InprocRoundTripAndDistinctNames) {
   auto e = Endpoints::inproc("t1");
-  std::set<std::string> names{e.busXsub, e.busXpub, e.planCommand, e.rvCommand, e.rvStream, e.deliveryCommand};
-  EXPECT_EQ(names.size(), 6u);
+  std::set<std::string> names{e.busXsub,  e.busXpub,         e.planCommand, e.rvCommand,
+                              e.rvStream, e.deliveryCommand, e.rvQuery};
+  EXPECT_EQ(names.size(), 7u);
   for (const auto& n : names) EXPECT_EQ(n.rfind("inproc://spotline-t1-", 0), 0u) << n;
   EXPECT_NE(Endpoints::inproc("t2").rvStream, e.rvStream);
   writeEndpoints(file("e.json"), e);
@@ -155,14 +158,14 @@ TEST_F(EndpointsFile, MalformedFilesAreRefusedAndNamed) {
 }
 
 TEST(Endpoints, TcpNeedsSixPorts) {
-  EXPECT_THROW(Endpoints::tcp({1, 2, 3, 4, 5}), std::invalid_argument);
+  EXPECT_THROW(Endpoints::tcp({1, 2, 3, 4, 5, 6}), std::invalid_argument);
 }
 
 TEST(Endpoints, FreeTcpPortsAreDistinctAndNonZero) {
-  auto ports = freeTcpPorts(6);
-  ASSERT_EQ(ports.size(), 6u);
+  auto ports = freeTcpPorts(7);
+  ASSERT_EQ(ports.size(), 7u);
   std::set<int> distinct(ports.begin(), ports.end());
-  EXPECT_EQ(distinct.size(), 6u);
+  EXPECT_EQ(distinct.size(), 7u);
   for (int p : ports) {
     EXPECT_GT(p, 0);
     EXPECT_LT(p, 65536);

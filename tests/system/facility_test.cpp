@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -99,6 +100,22 @@ TEST_F(FacilityTest, UpDeliverRestartDown) {
 
   auto v = run(bin("spotline") + " journal verify --json " + quote(dir_ / "journal"));
   EXPECT_EQ(v.code, 0) << v.text();
+
+  // rv answers the journal queries over the bus, the same as the journal read offline; spots in
+  // pages of 50 lines.
+  const std::string id = j["fraction_id"];
+  auto offline = run(bin("spotline") + " journal spots " + quote(dir_ / "journal") + " --fraction " + id);
+  auto overBus = run(bin("spotline") + " journal spots --facility " + quote(dir_) + " --fraction " + id + " --page 50");
+  ASSERT_EQ(overBus.code, 0) << overBus.text();
+  EXPECT_EQ(overBus.out, offline.out);
+  EXPECT_EQ(std::count(overBus.out.begin(), overBus.out.end(), '\n'), 217);
+  auto fOffline = run(bin("spotline") + " journal fractions --json " + quote(dir_ / "journal"));
+  auto fBus = run(bin("spotline") + " journal fractions --json --facility " + quote(dir_));
+  ASSERT_EQ(fBus.code, 0) << fBus.text();
+  EXPECT_EQ(nlohmann::json::parse(fBus.out)["fractions"], nlohmann::json::parse(fOffline.out)["fractions"]);
+  auto unknown = run(bin("spotline") + " journal spots --facility " + quote(dir_) + " --fraction F9-none");
+  EXPECT_EQ(unknown.code, 2) << unknown.text();
+  EXPECT_NE(unknown.text().find(id), std::string::npos) << "names the fractions it has";
 
   auto down = run(bin("spotline") + " facility down --dir " + quote(dir_));
   EXPECT_EQ(down.code, 0) << down.text();

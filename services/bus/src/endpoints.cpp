@@ -21,11 +21,12 @@ Endpoints Endpoints::inproc(const std::string& tag) {
   e.rvCommand = p + "rv-cmd";
   e.rvStream = p + "rv-stream";
   e.deliveryCommand = p + "delivery-cmd";
+  e.rvQuery = p + "rv-query";
   return e;
 }
 
 Endpoints Endpoints::tcp(const std::vector<int>& ports) {
-  if (ports.size() < 6) throw std::invalid_argument("Endpoints::tcp needs 6 ports");
+  if (ports.size() < 7) throw std::invalid_argument("Endpoints::tcp needs 7 ports");
   auto at = [&](std::size_t i) { return "tcp://127.0.0.1:" + std::to_string(ports[i]); };
   Endpoints e;
   e.busXsub = at(0);
@@ -34,6 +35,7 @@ Endpoints Endpoints::tcp(const std::vector<int>& ports) {
   e.rvCommand = at(3);
   e.rvStream = at(4);
   e.deliveryCommand = at(5);
+  e.rvQuery = at(6);
   return e;
 }
 
@@ -45,6 +47,7 @@ std::string Endpoints::toJson() const {
   j["rv_command"] = rvCommand;
   j["rv_stream"] = rvStream;
   j["delivery_command"] = deliveryCommand;
+  j["rv_query"] = rvQuery;
   j["metrics_ports"] = metricsPorts;
   return j.dump(2) + "\n";
 }
@@ -63,6 +66,7 @@ Result<Endpoints, EndpointsError> readEndpoints(const std::filesystem::path& fil
     e.rvCommand = j.at("rv_command").get<std::string>();
     e.rvStream = j.at("rv_stream").get<std::string>();
     e.deliveryCommand = j.at("delivery_command").get<std::string>();
+    e.rvQuery = j.at("rv_query").get<std::string>();
     if (j.contains("metrics_ports")) e.metricsPorts = j.at("metrics_ports").get<std::map<std::string, int>>();
     return e;
   } catch (const nlohmann::json::exception& ex) {

@@ -125,7 +125,7 @@ BenchResult embedded(const BenchArgs& a, const fs::path& scratch) {
 }
 
 BenchResult multiprocess(const BenchArgs& a, const fs::path& scratch) {
-  auto endpoints = bus::Endpoints::tcp(bus::freeTcpPorts(6));
+  auto endpoints = bus::Endpoints::tcp(bus::freeTcpPorts(7));
   auto file = scratch / "endpoints.json";
   bus::writeEndpoints(file, endpoints);
   auto exe = (executableDir() / "spotline-rv").string();

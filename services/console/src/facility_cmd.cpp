@@ -125,9 +125,9 @@ int spawn(const fs::path& exe, const std::vector<std::string>& args, const fs::p
 void ensureEndpoints(const fs::path& dir) {
   auto file = dir / "endpoints.json";
   if (fs::exists(file)) return;
-  auto ports = bus::freeTcpPorts(6 + bus::serviceNames().size());
+  auto ports = bus::freeTcpPorts(7 + bus::serviceNames().size());
   auto e = bus::Endpoints::tcp(ports);
-  std::size_t next = 6;
+  std::size_t next = 7;
   for (const auto& s : bus::serviceNames()) {
     if (s != "bus") e.metricsPorts[s] = ports[next++];
   }

@@ -7,10 +7,13 @@
 
 #include "console.h"
 #include "spotline/bus/codec_helpers.h"
+#include "spotline/bus/endpoints.h"
+#include "spotline/bus/zmq.h"
 #include "spotline/messages/codec.h"
 #include "spotline/recorder/journal.h"
 #include "spotline/runtime/delivery_service.h"
 #include "spotline/runtime/fraction_ledger.h"
+#include "spotline/runtime/journal_queries.h"
 #include "spotline/runtime/treatment_record.h"
 
 namespace spotline::console {
@@ -26,114 +29,83 @@ struct JournalArgs {
   std::string signingKey;  // repair: sign a checkpoint after the incident record
   std::string user;
   std::string reason;
-  std::string dicom;  // export: output file
+  std::string dicom;       // export: output file
+  std::string facility;    // spots, fractions: ask the rv of this running facility over the bus
+  std::uint32_t page = 0;  // spots over the bus: lines per request (0: rv's page size)
 };
 
-// Calls `each` with every journaled message, in order. Returns an exit code: the journal must be
-// a directory and readable to its end; a damaged record stops with exit 3 naming it.
-template <typename Each>
-int forEachMessage(const std::string& command, const std::string& dir, Each&& each) {
-  if (!std::filesystem::is_directory(dir)) return complain(command, dir + ": not a directory", kExitBadInput);
-  auto reader = recorder::JournalReader::open(dir);
-  if (!reader) return complain(command, dir + ": " + reader.error().message, kExitIntegrity);
-  while (true) {
-    auto rec = reader.value()->next();
-    if (!rec) return complain(command, dir + ": " + rec.error().message, kExitIntegrity);
-    if (!rec.value()) return kExitOk;
-    auto decoded = messages::decode(rec.value()->payload);
-    if (decoded) each(*decoded.value());
-  }
+int queryFailed(const std::string& command, const Failure<runtime::QueryError>& e) {
+  return complain(command, e.message, e.code == runtime::QueryError::BadInput ? kExitBadInput : kExitIntegrity);
 }
 
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+// One JournalQuery to a running facility's rv (its query socket).
+Result<messages::Frame, std::string> askRv(const JournalArgs& a, wire::JournalQueryKind kind, std::uint64_t first) {
+  auto endpoints = bus::readEndpoints(std::filesystem::path(a.facility) / "endpoints.json");
+  if (!endpoints) return fail(std::string("facility"), "--facility " + endpoints.error().message);
+  static zmq::context_t zmq(1);
+  static std::unique_ptr<bus::RequestClient> client;
+  if (!client) client = std::make_unique<bus::RequestClient>(zmq, endpoints.value().rvQuery, "console");
+  auto q = client->begin().initJournalQuery();
+  q.setKind(kind);
+  q.setFractionId(a.fraction);
+  q.setFirstRecord(first);
+  q.setMaxRecords(a.page);
+  auto reply = client->call(std::chrono::milliseconds(30000));
+  if (!reply) return fail(std::string("rv"), "rv did not answer on " + endpoints.value().rvQuery);
+  return reply.value().frame;
+}
+
+int spotsFromRv(const JournalArgs& a) {
+  const std::string command = "spotline journal spots";
+  std::uint64_t first = 0;
+  while (true) {
+    auto frame = askRv(a, wire::JournalQueryKind::SPOTS, first);
+    if (!frame) return complain(command, frame.error().message, kExitInternal);
+    auto m = messages::decode(frame.value());
+    if (!m || !m.value()->body().isJournalQueryReply())
+      return complain(command, "rv sent no query reply", kExitInternal);
+    auto r = m.value()->body().getJournalQueryReply();
+    if (!r.getOk()) return complain(command, "rv: " + bus::str(r.getError()), kExitBadInput);
+    if (first == 0) std::cout << runtime::kSpotsCsvHeader;
+    std::cout << bus::view(r.getText());
+    if (!r.getMore()) return kExitOk;
+    first = r.getNextRecord();
+  }
 }
 
 int spots(const JournalArgs& a) {
-  const std::string command = "spotline journal spots";
-  std::vector<std::string> rows;
-  std::set<std::string> fractions;
-  int code = forEachMessage(command, a.dir, [&](const messages::Decoded& m) {
-    auto body = m.body();
-    if (bus::view(m.envelope().getSource()) != "delivery") return;
-    auto fraction = messages::fractionIdOf(body);
-    if (!fraction.empty()) fractions.insert(std::string(fraction));
-    if (!body.isSpotDelivered() || fraction != a.fraction) return;
-    auto sd = body.getSpotDelivered();
-    rows.push_back(std::to_string(m.envelope().getSequence()) + "," + std::to_string(sd.getBeam()) + "," +
-                   std::to_string(sd.getLayer()) + "," + std::to_string(sd.getSpot()) + "," + number(sd.getPlanned()) +
-                   "," + number(sd.getDelivered()) + "," +
-                   (sd.getMetersetUnit() == wire::MetersetUnit::MU ? "MU" : "NP") + "," + number(sd.getXPlannedMm()) +
-                   "," + number(sd.getYPlannedMm()) + "," + number(sd.getXMeasuredMm()) + "," +
-                   number(sd.getYMeasuredMm()));
-  });
-  if (code != kExitOk) return code;
-  if (!fractions.contains(a.fraction)) {
-    std::string known;
-    for (const auto& f : fractions) known += (known.empty() ? "" : ", ") + f;
-    return complain(command,
-                    "--fraction " + a.fraction + ": no such fraction in " + a.dir +
-                        (known.empty() ? " (it has none)" : " (it has " + known + ")"),
-                    kExitBadInput);
-  }
-  std::cout << "seq,beam,layer,spot,planned,delivered,unit,x_planned,y_planned,x_measured,y_measured\n";
-  for (const auto& r : rows) std::cout << r << "\n";
+  if (!a.facility.empty()) return spotsFromRv(a);
+  if (a.dir.empty()) return complain("spotline journal spots", "give a journal DIR or --facility DIR", kExitBadInput);
+  auto page = runtime::querySpots(a.dir, a.fraction);
+  if (!page) return queryFailed("spotline journal spots", page.error());
+  std::cout << runtime::kSpotsCsvHeader << page.value().csv;
   return kExitOk;
 }
 
 int fractions(const JournalArgs& a) {
-  runtime::FractionLedger ledger;
-  struct Planned {
-    std::string planUid;
-    std::uint32_t spots = 0;
-    double meterset = 0.0;
-    std::string unit;
-  };
-  std::map<std::string, Planned> planned;
-  int code = forEachMessage("spotline journal fractions", a.dir, [&](const messages::Decoded& m) {
-    ledger.record(m);
-    auto body = m.body();
-    if (body.isFractionStarted() && bus::view(m.envelope().getSource()) == "delivery") {
-      auto f = body.getFractionStarted();
-      planned[bus::str(f.getFractionId())] =
-          Planned{bus::str(f.getPlanUid()), f.getSpotsPlanned(), f.getMetersetPlanned(),
-                  f.getMetersetUnit() == wire::MetersetUnit::MU ? "MU" : "NP"};
-    }
-  });
-  if (code != kExitOk) return code;
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& [id, e] : ledger.all()) {
-    const auto& p = planned[id];
-    list.push_back({{"fraction_id", id},
-                    {"room", e.room},
-                    {"plan_uid", p.planUid},
-                    {"content_hash", e.contentHash},
-                    {"status", e.ended ? std::string(runtime::toString(e.outcome)) : std::string("open")},
-                    {"spots_planned", p.spots},
-                    {"spots_delivered", e.spots},
-                    {"meterset_planned", p.meterset},
-                    {"meterset_delivered", e.meterset},
-                    {"meterset_unit", p.unit},
-                    {"sessions", e.sessions},
-                    {"overrides",
-                     [&] {
-                       nlohmann::json o = nlohmann::json::array();
-                       for (const auto& r : ledger.overridesOf(id)) {
-                         o.push_back({{"check", r.check}, {"reason", r.reason}, {"user", r.user}});
-                       }
-                       return o;
-                     }()},
-                    {"holds", e.holds},
-                    {"events", e.events}});
+  const std::string command = "spotline journal fractions";
+  nlohmann::json j;
+  if (!a.facility.empty()) {
+    auto frame = askRv(a, wire::JournalQueryKind::FRACTIONS, 0);
+    if (!frame) return complain(command, frame.error().message, kExitInternal);
+    auto m = messages::decode(frame.value());
+    if (!m || !m.value()->body().isJournalQueryReply())
+      return complain(command, "rv sent no query reply", kExitInternal);
+    auto r = m.value()->body().getJournalQueryReply();
+    if (!r.getOk()) return complain(command, "rv: " + bus::str(r.getError()), kExitIntegrity);
+    j = nlohmann::json::parse(bus::view(r.getText()));
+  } else {
+    if (a.dir.empty()) return complain(command, "give a journal DIR or --facility DIR", kExitBadInput);
+    auto result = runtime::queryFractions(a.dir);
+    if (!result) return queryFailed(command, result.error());
+    j = result.value();
   }
   if (a.json) {
-    printJson(nlohmann::json{{"journal", a.dir}, {"fractions", list}});
+    printJson(j);
     return kExitOk;
   }
   std::printf("%-17s %-9s %-11s %17s %8s %6s\n", "fraction", "room", "status", "spots delivered", "sessions", "holds");
-  for (const auto& f : list) {
+  for (const auto& f : j["fractions"]) {
     std::printf("%-17s %-9s %-11s %8u / %6u %8u %6u\n", f["fraction_id"].get<std::string>().c_str(),
                 f["room"].get<std::string>().c_str(), f["status"].get<std::string>().c_str(),
                 f["spots_delivered"].get<unsigned>(), f["spots_planned"].get<unsigned>(), f["sessions"].get<unsigned>(),
@@ -186,26 +158,10 @@ int verify(const JournalArgs& a) {
   if (!options) return complain(command, options.error().message, kExitBadInput);
   auto r = recorder::verifyJournal(a.dir, options.value());
   if (a.json) {
-    nlohmann::json j{{"ok", r.ok},
-                     {"journal", a.dir},
-                     {"records", r.records},
-                     {"segments", r.segments},
-                     {"bytes", r.bytes},
-                     {"last_hash", r.lastHash},
-                     {"checkpoints", r.checkpoints},
-                     {"signed_records", r.signedRecords},
-                     {"unsigned_records", r.unsignedRecords},
-                     {"checkpoint_key", r.checkpointKey},
-                     {"trusted_keys", a.publicKey.empty() ? "journal.pub" : a.publicKey}};
-    if (!r.ok) {
-      j["damage"] = std::string(recorder::toString(r.damage));
-      j["segment"] = r.segment;
-      j["offset"] = r.offset;
-      j["index"] = r.index;
-      j["message"] = r.message;
-    } else {
-      j["incidents"] = incidents(a.dir);
-    }
+    auto j = runtime::verifyReportJson(r);
+    j["journal"] = a.dir;
+    j["trusted_keys"] = a.publicKey.empty() ? "journal.pub" : a.publicKey;
+    if (r.ok) j["incidents"] = incidents(a.dir);
     printJson(j);
   } else if (r.ok) {
     std::cout << a.dir << ": ok, " << r.records << " records in " << r.segments << " segment(s), " << r.bytes
@@ -359,7 +315,9 @@ void addJournalCommands(CLI::App& app, Action& action) {
   verifyCmd->callback([&action, args] { action = [args] { return verify(*args); }; });
   auto* spotsCmd = journal->add_subcommand(
       "spots", "One CSV line per journaled spot record of a fraction (a spot a hold cut has two or more)");
-  spotsCmd->add_option("DIR", args->dir, "journal directory")->required();
+  spotsCmd->add_option("DIR", args->dir, "journal directory (or --facility)");
+  spotsCmd->add_option("--facility", args->facility, "ask the rv service of this running facility instead");
+  spotsCmd->add_option("--page", args->page, "with --facility: lines per request to rv");
   spotsCmd->add_option("--fraction", args->fraction, "fraction id, e.g. F1-379f67221943")->required();
   spotsCmd->add_flag("--csv", args->csv, "CSV with a header line (the only format)");
   spotsCmd->callback([&action, args] { action = [args] { return spots(*args); }; });
@@ -384,7 +342,8 @@ void addJournalCommands(CLI::App& app, Action& action) {
   exportCmd->add_flag("--json", args->json, "machine-readable summary");
   exportCmd->callback([&action, args] { action = [args] { return exportRecord(*args); }; });
   auto* fractionsCmd = journal->add_subcommand("fractions", "Every journaled fraction with its status and totals");
-  fractionsCmd->add_option("DIR", args->dir, "journal directory")->required();
+  fractionsCmd->add_option("DIR", args->dir, "journal directory (or --facility)");
+  fractionsCmd->add_option("--facility", args->facility, "ask the rv service of this running facility instead");
   fractionsCmd->add_flag("--json", args->json, "machine-readable output");
   fractionsCmd->callback([&action, args] { action = [args] { return fractions(*args); }; });
 }

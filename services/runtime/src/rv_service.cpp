@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "spotline/plan/validate.h"
+#include "spotline/runtime/journal_queries.h"
 
 namespace spotline::runtime {
 
@@ -168,8 +169,58 @@ bool RvService::commit() {
   return true;
 }
 
+void RvService::serveQueries(std::stop_token stop) {
+  bus::ZmqRouter router(ctx_.zmq, ctx_.endpoints.rvQuery);
+  messages::Encoder encoder;
+  while (!stop.stop_requested()) {
+    bus::pollReadable({&router.socket()}, std::chrono::milliseconds(50));
+    while (auto in = router.receive()) {
+      auto decoded = messages::decode(in->frame);
+      if (!decoded) {
+        ctx_.log->warn("refused query frame: {}", decoded.error().message);
+        continue;
+      }
+      const auto corr = decoded.value()->envelope().getCorrelationId();
+      auto out =
+          encoder.start({.source = "rv", .correlationId = corr, .wallTimeNs = unixNanosNow()}).initJournalQueryReply();
+      if (!decoded.value()->body().isJournalQuery()) {
+        out.setError(std::string("rv's query socket answers JournalQuery, not ") +
+                     std::string(messages::bodyName(decoded.value()->body().which())));
+      } else if (ctx_.killed->load()) {
+        continue;
+      } else {
+        auto q = decoded.value()->body().getJournalQuery();
+        if (q.getKind() == wire::JournalQueryKind::FRACTIONS) {
+          auto r = queryFractions(options_.journalDir);
+          out.setOk(r.ok());
+          if (r)
+            out.setText(r.value().dump(2));
+          else
+            out.setError(r.error().message);
+        } else {
+          const std::uint32_t max =
+              q.getMaxRecords() == 0 ? options_.queryPageLines : std::min(q.getMaxRecords(), options_.queryPageLines);
+          auto r = querySpots(options_.journalDir, bus::str(q.getFractionId()), q.getFirstRecord(), max);
+          out.setOk(r.ok());
+          if (r) {
+            out.setText(r.value().csv);
+            out.setNextRecord(r.value().next);
+            out.setMore(r.value().more);
+          } else {
+            out.setError(r.error().message);
+          }
+        }
+      }
+      router.send(in->peer, encoder.finish());
+    }
+  }
+}
+
 void RvService::run(std::stop_token stop) {
-  ctx_.log->info("rv up stream={} commands={}", ctx_.endpoints.rvStream, ctx_.endpoints.rvCommand);
+  ctx_.log->info("rv up stream={} commands={} queries={}", ctx_.endpoints.rvStream, ctx_.endpoints.rvCommand,
+                 ctx_.endpoints.rvQuery);
+  std::jthread queries;
+  if (!ctx_.endpoints.rvQuery.empty()) queries = std::jthread([this](std::stop_token st) { serveQueries(st); });
   while (!stop.stop_requested()) {
     heartbeat_.tick(publisher_, ready_ && healthy_);
     bus::pollReadable({&stream_.socket(), &commands_.socket(), &subscriber_.socket()}, std::chrono::milliseconds(20));

@@ -23,10 +23,12 @@ struct Endpoints {
   std::string rvCommand;
   std::string rvStream;
   std::string deliveryCommand;
+  std::string rvQuery;                      // journal queries, answered by rv on a thread of their own
   std::map<std::string, int> metricsPorts;  // service -> port; 0 or absent: no metrics endpoint
 
   static Endpoints inproc(const std::string& tag);
-  // tcp on 127.0.0.1 with the given ports in order: xsub, xpub, plan, rv cmd, rv stream, delivery.
+  // tcp on 127.0.0.1 with the given ports in order: xsub, xpub, plan, rv cmd, rv stream, delivery,
+  // rv query.
   static Endpoints tcp(const std::vector<int>& ports);
 
   std::string toJson() const;

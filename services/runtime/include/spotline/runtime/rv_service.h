@@ -33,7 +33,8 @@ struct RvOptions {
   std::uint64_t checkpointRecords = 100'000;
   std::chrono::steady_clock::duration checkpointInterval = std::chrono::seconds(10);
   std::size_t segmentBytes = std::size_t{64} << 20;
-  std::size_t maxBatch = 16384;  // frames taken from the stream before a group commit
+  std::size_t maxBatch = 16384;           // frames taken from the stream before a group commit
+  std::uint32_t queryPageLines = 10'000;  // spot lines per JournalQueryReply at most
 };
 
 // Loads the signing key at `file`, or creates it (mode 0600, with file.pub beside it) when there is
@@ -57,6 +58,9 @@ class RvService {
             std::unique_ptr<recorder::JournalWriter> journal);
   Result<bool, recorder::JournalError> rebuildLedger();
   void handleCommand(const bus::Inbound& in);
+  // Answers JournalQuery on the query socket, on a thread of its own: a query reads the journal
+  // from disk and never delays the spot stream or a beam-on verification.
+  void serveQueries(std::stop_token stop);
   void verify(const bus::Inbound& in, const messages::Decoded& msg);
   void journalFrame(std::span<const std::byte> frame, const messages::Decoded& msg);
   bool commit();
