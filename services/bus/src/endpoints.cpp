@@ -66,7 +66,7 @@ Result<Endpoints, EndpointsError> readEndpoints(const std::filesystem::path& fil
     e.rvCommand = j.at("rv_command").get<std::string>();
     e.rvStream = j.at("rv_stream").get<std::string>();
     e.deliveryCommand = j.at("delivery_command").get<std::string>();
-    e.rvQuery = j.at("rv_query").get<std::string>();
+    if (j.contains("rv_query")) e.rvQuery = j.at("rv_query").get<std::string>();  // absent: no journal queries
     if (j.contains("metrics_ports")) e.metricsPorts = j.at("metrics_ports").get<std::map<std::string, int>>();
     return e;
   } catch (const nlohmann::json::exception& ex) {

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <fstream>
 
 #include <algorithm>
 #include <iostream>
@@ -35,6 +36,7 @@ struct BenchResult {
   double spotsPerS = 0, p50ms = 0, p99ms = 0, maxMs = 0;
   std::uint64_t spots = 0;
   double seconds = 0;
+  double rvPeakRssKb = 0, rvRssKb = 0;  // multi-process: the rv process's VmHWM and VmRSS
 };
 
 BenchResult drive(zmq::context_t& zmq, const std::string& rvStream, const std::string& rvCommand, std::uint64_t n,
@@ -148,14 +150,25 @@ BenchResult multiprocess(const BenchArgs& a, const fs::path& scratch) {
     ::waitpid(pid, nullptr, 0);
     throw;
   }
+  // rv's memory after the whole run: peak and current resident set (its journal is on disk).
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmHWM:")) r.rvPeakRssKb = std::stod(line.substr(6));
+    if (line.starts_with("VmRSS:")) r.rvRssKb = std::stod(line.substr(6));
+  }
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
   return r;
 }
 
 nlohmann::json toJson(const BenchResult& r) {
-  return {{"spots", r.spots},  {"seconds", r.seconds}, {"spots_per_s", r.spotsPerS},
-          {"p50_ms", r.p50ms}, {"p99_ms", r.p99ms},    {"max_ms", r.maxMs}};
+  nlohmann::json j{{"spots", r.spots},  {"seconds", r.seconds}, {"spots_per_s", r.spotsPerS},
+                   {"p50_ms", r.p50ms}, {"p99_ms", r.p99ms},    {"max_ms", r.maxMs}};
+  if (r.rvPeakRssKb > 0) {
+    j["rv_peak_rss_mb"] = r.rvPeakRssKb / 1024.0;
+    j["rv_rss_mb"] = r.rvRssKb / 1024.0;
+  }
+  return j;
 }
 
 int pipeline(const BenchArgs& a) {

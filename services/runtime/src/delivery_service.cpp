@@ -272,6 +272,7 @@ void DeliveryService::run(std::stop_token stop) {
     releaseDurable();
   }
   commitOutbox();
+  resetOutboxIfIdle();
   ctx_.log->info("delivery service stopping");
 }
 
@@ -511,18 +512,23 @@ std::string DeliveryService::start(wire::StartFraction::Reader cmd, std::string&
     return "delivery is still handing rv " + std::to_string(replay_.size()) +
            " fraction(s) of events from before its restart; rv has not acknowledged them";
   }
-  if (!resumeId.empty() && find(resumeId) != nullptr) {
-    return "fraction " + resumeId + " is still open in this delivery service; resume it with ResumeFraction";
-  }
   // A fraction that just ended frees its room once rv has acknowledged all of it: give rv's last
   // acknowledgement a moment (its group commit) before calling the room busy.
   const auto ackDeadline = ctx_.clock.now() + std::chrono::seconds(2);
   sender_.poll();
   releaseDurable();
-  while (rooms_.contains(room) && rooms_.at(room).state == State::Ending && ctx_.clock.now() < ackDeadline) {
+  auto ending = [&] {
+    const Fraction* resumed = resumeId.empty() ? nullptr : find(resumeId);
+    return (rooms_.contains(room) && rooms_.at(room).state == State::Ending) ||
+           (resumed != nullptr && resumed->state == State::Ending);
+  };
+  while (ending() && ctx_.clock.now() < ackDeadline) {
     bus::pollReadable({&streamLink_.socket()}, std::chrono::milliseconds(10));
     sender_.poll();
     releaseDurable();
+  }
+  if (!resumeId.empty() && find(resumeId) != nullptr) {
+    return "fraction " + resumeId + " is still open in this delivery service; resume it with ResumeFraction";
   }
   if (auto it = rooms_.find(room); it != rooms_.end()) {
     return "room " + room + " is busy with fraction " + it->second.id;
