@@ -24,9 +24,11 @@ demo: build
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 600
 
-# The crash test at length: 300 SIGKILLs per service (rv, dose, delivery) instead of CI's 20.
+# The crash test at length: 300 SIGKILLs per service (rv, dose, delivery) at spot starts and 300 at
+# random moments, instead of CI's 20 and 10.
 soak: build
-	SPOTLINE_CRASH_RUNS=$${SPOTLINE_CRASH_RUNS:-300} $(BUILD)/bin/crash_tests
+	SPOTLINE_CRASH_RUNS=$${SPOTLINE_CRASH_RUNS:-300} SPOTLINE_CRASH_ANYTIME_RUNS=$${SPOTLINE_CRASH_ANYTIME_RUNS:-300} \
+	  $(BUILD)/bin/crash_tests
 
 bench: build
 	$(BUILD)/bin/spotline bench pipeline --spots 300000

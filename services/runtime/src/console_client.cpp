@@ -62,6 +62,8 @@ LoadResult ConsoleClient::loadPlan(const plan::Plan& p) {
 Result<std::string, ClientError> ConsoleClient::startFraction(const plan::Plan& p, const std::string& contentHash,
                                                               const std::string& room, std::uint16_t fractionNumber,
                                                               std::uint64_t seed, const StartOptions& options) {
+  // A delivery process restarted from here on ends the session this command opens.
+  deliveryRestarted_ = false;
   auto s = delivery_.begin().initStartFraction();
   s.setResumeFractionId(options.resumeFractionId);
   s.setPriority(static_cast<std::int8_t>(std::clamp(options.priority, -100, 100)));
@@ -240,7 +242,6 @@ std::map<std::string, FractionReport> ConsoleClient::follow(const std::set<std::
                                                             bool closeOnHold) {
   std::map<std::string, FractionReport> reports;
   for (const auto& id : fractionIds) reports[id].fractionId = id;
-  deliveryRestarted_ = false;
   auto lastEvent = std::chrono::steady_clock::now();
   auto lastProgress = lastEvent;
   auto open = [&] {
