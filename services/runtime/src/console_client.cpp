@@ -222,8 +222,12 @@ void ConsoleClient::queryRv(FractionReport& report) {
           report.recordedByRv = true;
           return;
         }
-        // With the delivery service gone no end will come: what rv holds now is the answer.
-        if (!report.interlocks.empty() && report.interlocks.back().reason == "delivery-lost") return;
+        // With the delivery service gone, or silent for the whole silence timeout, no end will come:
+        // what rv holds now is the answer.
+        if (!report.interlocks.empty() && (report.interlocks.back().reason == "delivery-lost" ||
+                                           report.interlocks.back().reason == "console-lost-contact")) {
+          return;
+        }
       }
     } else if (report.status != "completed") {
       // rv is down and the fraction did not complete: report what is known. A fraction that did
