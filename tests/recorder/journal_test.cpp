@@ -967,6 +967,25 @@ class SignedJournal : public ::testing::Test {
     std::ofstream out(dir_ / "CHECKPOINTS", std::ios::trunc);
     for (const auto& l : lines) out << l << "\n";
   }
+  // A forger who knows the format but not the key: with the checkpoints put aside, the journal is
+  // cut at `from` and rewritten with other records by an ordinary writer (every CRC and chain hash
+  // right), then the checkpoints are put back.
+  void rewriteFrom(std::uint64_t from) {
+    cutAfter(from);
+    {
+      auto writer = openWriter(optionsFor(dir_.path(), 900));
+      ASSERT_NE(writer, nullptr);
+      for (std::uint64_t i = from; i < kCount; ++i) {
+        auto p = payloadFor(i);
+        p.push_back(std::byte{0x42});
+        writer->append(p);
+      }
+      ASSERT_TRUE(writer->commit().ok());
+    }
+    fs::rename(keys_ / "saved", dir_ / "CHECKPOINTS");
+    fs::rename(keys_ / "saved.pub", dir_ / "journal.pub");
+  }
+
   // Cuts the journal cleanly after `records` records: whole records and whole segments go.
   void cutAfter(std::uint64_t records) {
     auto all = readAll(dir_.path());
@@ -1057,19 +1076,7 @@ TEST_F(SignedJournal, AJournalRewrittenWithEveryHashRecomputedIsFound) {
   auto unchanged = verifyJournal(dir_.path());
   EXPECT_TRUE(unchanged.ok) << "identical records: " << unchanged.message;
   // Now really different: flip one record's contents by rewriting from 70 again with new payloads.
-  cutAfter(70);
-  {
-    auto writer = openWriter(optionsFor(dir_.path(), 900));
-    ASSERT_NE(writer, nullptr);
-    for (std::uint64_t i = 70; i < kCount; ++i) {
-      auto p = payloadFor(i);
-      p.push_back(std::byte{0x42});
-      writer->append(p);
-    }
-    ASSERT_TRUE(writer->commit().ok());
-  }
-  fs::rename(keys_ / "saved", dir_ / "CHECKPOINTS");
-  fs::rename(keys_ / "saved.pub", dir_ / "journal.pub");
+  rewriteFrom(70);
   auto report = verifyJournal(dir_.path());
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.damage, Damage::Checkpoint) << report.message;
@@ -1230,19 +1237,7 @@ TEST_F(SignedJournal, RepairIsRefusedWhileAWriterHoldsTheJournal) {
 TEST_F(SignedJournal, RepairOfARewrittenTailCutsBackToTheLastGoodCheckpoint) {
   fs::rename(dir_ / "CHECKPOINTS", keys_ / "saved");
   fs::rename(dir_ / "journal.pub", keys_ / "saved.pub");
-  cutAfter(70);
-  {
-    auto writer = openWriter(optionsFor(dir_.path(), 900));
-    ASSERT_NE(writer, nullptr);
-    for (std::uint64_t i = 70; i < kCount; ++i) {
-      auto p = payloadFor(i);
-      p.push_back(std::byte{0x42});
-      writer->append(p);
-    }
-    ASSERT_TRUE(writer->commit().ok());
-  }
-  fs::rename(keys_ / "saved", dir_ / "CHECKPOINTS");
-  fs::rename(keys_ / "saved.pub", dir_ / "journal.pub");
+  rewriteFrom(70);
   auto r = repairJournal(dir_.path());
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r.value().recordsKept, 60u) << "the records after the last checkpoint that holds are suspect";
