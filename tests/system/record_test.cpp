@@ -72,7 +72,7 @@ bool knownDciodvfyDefect(const std::string& line) {
 }
 
 TEST_F(RecordTest, InterruptedThenResumedFractionExportsAValidTreatmentRecord) {
-  if (!haveDciodvfy()) GTEST_SKIP() << "dciodvfy (Debian dicom3tools) is not installed; make deps installs it";
+  ASSERT_TRUE(haveDciodvfy()) << "dciodvfy (Debian dicom3tools) is missing; make deps installs it";
   auto first = run(spotline() + " deliver " + small() + " --room fixed-1 --journal " + quote(journal()) +
                    " --fault door-open@spot=120 --json");
   ASSERT_EQ(first.code, 4) << first.text();
@@ -156,7 +156,7 @@ TEST_F(RecordTest, InterruptedThenResumedFractionExportsAValidTreatmentRecord) {
 }
 
 TEST_F(RecordTest, AnOverriddenRoomTransferIsOnTheRecordWithItsUser) {
-  if (!haveDciodvfy()) GTEST_SKIP() << "dciodvfy (Debian dicom3tools) is not installed; make deps installs it";
+  ASSERT_TRUE(haveDciodvfy()) << "dciodvfy (Debian dicom3tools) is missing; make deps installs it";
   auto d = run(spotline() + " deliver " + small() + " --room gantry-1 --journal " + quote(journal()) +
                " --override room --override-reason 'fixed line down' --user physicist-a --json");
   ASSERT_EQ(d.code, 0) << d.text();
@@ -184,6 +184,17 @@ TEST_F(RecordTest, AnOverriddenRoomTransferIsOnTheRecordWithItsUser) {
   EXPECT_EQ(text, "physicist-a");
   ASSERT_TRUE(ov->findAndGetOFString(DCM_OverrideReason, text).good());
   EXPECT_NE(std::string(text.c_str()).find("fixed line down"), std::string::npos);
+}
+
+TEST_F(RecordTest, ASigningKeyOthersMayReadExitsTwoAndJournalsNothing) {
+  std::ofstream(dir_ / "journal.key") << "ed25519-seed " << std::string(64, 'a') << "\n";
+  fs::permissions(dir_ / "journal.key", fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read,
+                  fs::perm_options::replace);
+  auto d = run(spotline() + " deliver " + small() + " --room fixed-1 --journal " + quote(journal()));
+  EXPECT_EQ(d.code, 2) << d.text();
+  EXPECT_NE(d.text().find("journal.key"), std::string::npos) << d.text();
+  EXPECT_NE(d.text().find("chmod 600"), std::string::npos) << d.text();
+  EXPECT_FALSE(fs::exists(journal() / "segment-00000001.journal"));
 }
 
 TEST_F(RecordTest, ExportOfAnUnknownFractionExitsTwo) {

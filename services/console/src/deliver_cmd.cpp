@@ -93,7 +93,9 @@ int deliver(DeliverArgs a) {
     options.delivery.realtime = a.realtime;
     auto started = runtime::EmbeddedFacility::start(zmq, log, clock, std::move(options));
     if (!started) {
-      return complain("spotline deliver", "--journal " + a.journal + ": " + started.error().message, kExitIntegrity);
+      // A signing key that is not one (or others may read) is bad input; a damaged journal is not.
+      return complain("spotline deliver", "--journal " + a.journal + ": " + started.error().message,
+                      started.error().code == "signing key" ? kExitBadInput : kExitIntegrity);
     }
     embedded = std::move(started).value();
     endpoints = embedded->endpoints();
