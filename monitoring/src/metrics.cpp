@@ -2,8 +2,8 @@
 
 namespace spotline::monitoring {
 
-MetricsEndpoint::MetricsEndpoint(int port)
-    : exposer_("127.0.0.1:" + std::to_string(port), /*num_threads=*/1), port_(port) {
+MetricsEndpoint::MetricsEndpoint(int port, const std::string& host)
+    : exposer_(host + ":" + std::to_string(port), /*num_threads=*/1), port_(port) {
   auto ports = exposer_.GetListeningPorts();
   if (!ports.empty()) port_ = ports.front();
 }

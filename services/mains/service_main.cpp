@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   std::string outboxDir;
   std::string logFile;
   int metricsPort = -1;
+  std::string metricsAddress = "127.0.0.1";
   bool realtime = false;
   std::string pidsDir;
   app.add_option("--endpoints", endpointsFile, "endpoints.json written by 'spotline facility up'")->required();
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
                  "rv only: Ed25519 key file that signs journal checkpoints (created, mode 600, when missing)");
   app.add_option("--metrics-port", metricsPort,
                  "Prometheus port on 127.0.0.1 (0: any free port; default: the one in endpoints.json)");
+  app.add_option("--metrics-address", metricsAddress,
+                 "address the Prometheus endpoint listens on (default 127.0.0.1; 0.0.0.0 in a container)");
   app.add_option("--log", logFile, "append the log to this file");
   app.add_flag("--realtime", realtime, "delivery only: pace the simulated machine to the wall clock");
   app.add_option("--pids", pidsDir,
@@ -86,9 +89,9 @@ int main(int argc, char** argv) {
     }
     std::unique_ptr<monitoring::MetricsEndpoint> metrics;
     if (metricsPort >= 0) {
-      metrics = std::make_unique<monitoring::MetricsEndpoint>(metricsPort);
+      metrics = std::make_unique<monitoring::MetricsEndpoint>(metricsPort, metricsAddress);
       metrics->add(registry);
-      log->info("metrics on 127.0.0.1:{}", metrics->port());
+      log->info("metrics on {}:{}", metricsAddress, metrics->port());
     }
     runtime::ServiceContext ctx{zmq, endpoints.value(), clock, log, registry};
     auto facility = plan::builtInFacility();

@@ -13,18 +13,31 @@ namespace spotline::runtime {
 
 namespace {
 
-// Calls `each` with every journaled message, in order.
+class JournalSource final : public EventSource {
+ public:
+  JournalSource(std::filesystem::path dir, std::unique_ptr<recorder::JournalReader> reader)
+      : dir_(std::move(dir)), reader_(std::move(reader)) {}
+  std::string describe() const override { return dir_.string(); }
+  Result<std::optional<SourcedEvent>, QueryError> next() override {
+    auto rec = reader_->next();
+    if (!rec) return fail(QueryError::Damaged, dir_.string() + ": " + rec.error().message);
+    if (!rec.value()) return std::optional<SourcedEvent>{};
+    return std::optional<SourcedEvent>{SourcedEvent{rec.value()->index, std::move(rec.value()->payload)}};
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<recorder::JournalReader> reader_;
+};
+
+// Calls `each` with every event's decoded message, in journal order.
 template <typename Each>
-Result<bool, QueryError> forEachMessage(const std::filesystem::path& dir, Each&& each) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return fail(QueryError::BadInput, dir.string() + ": not a directory");
-  auto reader = recorder::JournalReader::open(dir);
-  if (!reader) return fail(QueryError::Damaged, dir.string() + ": " + reader.error().message);
+Result<bool, QueryError> forEachMessage(EventSource& source, Each&& each) {
   while (true) {
-    auto rec = reader.value()->next();
-    if (!rec) return fail(QueryError::Damaged, dir.string() + ": " + rec.error().message);
-    if (!rec.value()) return true;
-    auto decoded = messages::decode(rec.value()->payload);
+    auto event = source.next();
+    if (!event) return event.error();
+    if (!event.value()) return true;
+    auto decoded = messages::decode(event.value()->frame);
     if (decoded) each(*decoded.value());
   }
 }
@@ -37,12 +50,33 @@ std::string number(double v) {
 
 }  // namespace
 
+Result<std::unique_ptr<EventSource>, QueryError> openJournalSource(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return fail(QueryError::BadInput, dir.string() + ": not a directory");
+  auto reader = recorder::JournalReader::open(dir);
+  if (!reader) return fail(QueryError::Damaged, dir.string() + ": " + reader.error().message);
+  return std::unique_ptr<EventSource>(std::make_unique<JournalSource>(dir, std::move(reader).value()));
+}
+
 Result<SpotsPage, QueryError> querySpots(const std::filesystem::path& dir, const std::string& fraction,
                                          std::uint64_t first, std::uint64_t max) {
+  auto source = openJournalSource(dir);
+  if (!source) return source.error();
+  return querySpots(*source.value(), fraction, first, max);
+}
+
+Result<nlohmann::json, QueryError> queryFractions(const std::filesystem::path& dir) {
+  auto source = openJournalSource(dir);
+  if (!source) return source.error();
+  return queryFractions(*source.value());
+}
+
+Result<SpotsPage, QueryError> querySpots(EventSource& source, const std::string& fraction, std::uint64_t first,
+                                         std::uint64_t max) {
   SpotsPage page;
   std::set<std::string> fractions;
   std::uint64_t index = 0;
-  auto walked = forEachMessage(dir, [&](const messages::Decoded& m) {
+  auto walked = forEachMessage(source, [&](const messages::Decoded& m) {
     auto body = m.body();
     if (bus::view(m.envelope().getSource()) != "delivery") return;
     auto id = messages::fractionIdOf(body);
@@ -67,14 +101,14 @@ Result<SpotsPage, QueryError> querySpots(const std::filesystem::path& dir, const
   if (!fractions.contains(fraction)) {
     std::string known;
     for (const auto& f : fractions) known += (known.empty() ? "" : ", ") + f;
-    return fail(QueryError::BadInput, "no fraction " + fraction + " in " + dir.string() +
+    return fail(QueryError::BadInput, "no fraction " + fraction + " in " + source.describe() +
                                           (known.empty() ? " (it has none)" : " (it has " + known + ")"));
   }
   if (page.lines == 0) page.next = first;
   return page;
 }
 
-Result<nlohmann::json, QueryError> queryFractions(const std::filesystem::path& dir) {
+Result<nlohmann::json, QueryError> queryFractions(EventSource& source) {
   FractionLedger ledger;
   struct Planned {
     std::string planUid;
@@ -83,7 +117,7 @@ Result<nlohmann::json, QueryError> queryFractions(const std::filesystem::path& d
     std::string unit;
   };
   std::map<std::string, Planned> planned;
-  auto walked = forEachMessage(dir, [&](const messages::Decoded& m) {
+  auto walked = forEachMessage(source, [&](const messages::Decoded& m) {
     ledger.record(m);
     auto body = m.body();
     if (body.isFractionStarted() && bus::view(m.envelope().getSource()) == "delivery") {
@@ -116,7 +150,7 @@ Result<nlohmann::json, QueryError> queryFractions(const std::filesystem::path& d
                     {"holds", e.holds},
                     {"events", e.events}});
   }
-  return nlohmann::json{{"journal", dir.string()}, {"fractions", list}};
+  return nlohmann::json{{"journal", source.describe()}, {"fractions", list}};
 }
 
 nlohmann::json verifyReportJson(const recorder::VerifyReport& r) {

@@ -12,8 +12,9 @@ namespace spotline::monitoring {
 
 class MetricsEndpoint {
  public:
-  // port 0: any free port on 127.0.0.1.
-  explicit MetricsEndpoint(int port);
+  // port 0: any free port. `host` is the address to listen on: 127.0.0.1 unless the scraper is on
+  // another host (0.0.0.0 in a container).
+  explicit MetricsEndpoint(int port, const std::string& host = "127.0.0.1");
   void add(const std::shared_ptr<prometheus::Registry>& registry);
   int port() const { return port_; }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Queries of a journal, shared by the console (`spotline journal spots|fractions|verify`) and by rv,
-// which answers them over the bus (JournalQuery on its query socket). They read the journal from
-// its start with a JournalReader, which checks every record; memory stays bounded by the answer.
+// which answers them over the bus (JournalQuery on its query socket). They read the events from
+// the start of an EventSource: the journal (a JournalReader, which checks every record) or the
+// Kafka topics fed from it. Memory stays bounded by the answer.
 
 #include <cstdint>
 #include <filesystem>
@@ -12,13 +13,9 @@
 
 #include "spotline/core/result.h"
 #include "spotline/recorder/journal.h"
+#include "spotline/runtime/event_source.h"
 
 namespace spotline::runtime {
-
-enum class QueryError : std::uint8_t {
-  BadInput,  // no such fraction (the message lists the known ones)
-  Damaged,   // the journal is damaged or unreadable (the message names the record)
-};
 
 inline constexpr const char* kSpotsCsvHeader =
     "seq,beam,layer,spot,planned,delivered,unit,x_planned,y_planned,x_measured,y_measured\n";
@@ -35,9 +32,12 @@ struct SpotsPage {
 Result<SpotsPage, QueryError> querySpots(const std::filesystem::path& dir, const std::string& fraction,
                                          std::uint64_t first = 0,
                                          std::uint64_t max = std::numeric_limits<std::uint64_t>::max());
+Result<SpotsPage, QueryError> querySpots(EventSource& source, const std::string& fraction, std::uint64_t first = 0,
+                                         std::uint64_t max = std::numeric_limits<std::uint64_t>::max());
 
 // Every fraction with room, plan, status, planned and delivered totals, sessions, holds, overrides.
 Result<nlohmann::json, QueryError> queryFractions(const std::filesystem::path& dir);
+Result<nlohmann::json, QueryError> queryFractions(EventSource& source);
 
 // The verification report as JSON (the fields `spotline journal verify --json` prints).
 nlohmann::json verifyReportJson(const recorder::VerifyReport& report);
