@@ -13,10 +13,12 @@ packages=(
   nlohmann-json3-dev libcli11-dev
   libssl-dev libsodium-dev
   libdcmtk-dev libtomlplusplus-dev
-  python3-pydicom dicom3tools
+  python3-pydicom python3-yaml dicom3tools
   clang-14 libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
+  librdkafka-dev kcat
+  maven openjdk-17-jre-headless
   curl procps
 )
 

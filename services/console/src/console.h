@@ -28,6 +28,8 @@ void addDeliverCommand(CLI::App& app, Action& action);
 void addJournalCommands(CLI::App& app, Action& action);
 void addFacilityCommands(CLI::App& app, Action& action);
 void addBenchCommands(CLI::App& app, Action& action);
+// `bridge` and `kafka tail` (kafka_cmd.cpp).
+void addKafkaCommands(CLI::App& app, Action& action);
 // `bench plan-read`, under the bench command (bench_plan_cmd.cpp).
 void addPlanReadBench(CLI::App& bench, Action& action);
 void addDeliveryBench(CLI::App& bench, Action& action);

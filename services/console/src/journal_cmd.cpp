@@ -6,6 +6,7 @@
 #include <set>
 
 #include "console.h"
+#include "spotline/bridge/kafka_reader.h"
 #include "spotline/bus/codec_helpers.h"
 #include "spotline/bus/endpoints.h"
 #include "spotline/bus/zmq.h"
@@ -32,7 +33,15 @@ struct JournalArgs {
   std::string dicom;       // export: output file
   std::string facility;    // spots, fractions: ask the rv of this running facility over the bus
   std::uint32_t page = 0;  // spots over the bus: lines per request (0: rv's page size)
+  std::string kafka;       // spots, fractions: read the Kafka topics the bridge feeds instead
+  std::string topicPrefix = "spotline.";
 };
+
+// The journal DIR, or the Kafka topics with --kafka: the same queries either way.
+Result<std::unique_ptr<runtime::EventSource>, runtime::QueryError> openSource(const JournalArgs& a) {
+  if (!a.kafka.empty()) return bridge::openKafkaSource(a.kafka, a.topicPrefix);
+  return runtime::openJournalSource(a.dir);
+}
 
 int queryFailed(const std::string& command, const Failure<runtime::QueryError>& e) {
   return complain(command, e.message, e.code == runtime::QueryError::BadInput ? kExitBadInput : kExitIntegrity);
@@ -75,8 +84,13 @@ int spotsFromRv(const JournalArgs& a) {
 
 int spots(const JournalArgs& a) {
   if (!a.facility.empty()) return spotsFromRv(a);
-  if (a.dir.empty()) return complain("spotline journal spots", "give a journal DIR or --facility DIR", kExitBadInput);
-  auto page = runtime::querySpots(a.dir, a.fraction);
+  if (a.dir.empty() == a.kafka.empty()) {
+    return complain("spotline journal spots", "give one of a journal DIR, --facility DIR or --kafka BROKERS",
+                    kExitBadInput);
+  }
+  auto source = openSource(a);
+  if (!source) return queryFailed("spotline journal spots", source.error());
+  auto page = runtime::querySpots(*source.value(), a.fraction);
   if (!page) return queryFailed("spotline journal spots", page.error());
   std::cout << runtime::kSpotsCsvHeader << page.value().csv;
   return kExitOk;
@@ -95,8 +109,12 @@ int fractions(const JournalArgs& a) {
     if (!r.getOk()) return complain(command, "rv: " + bus::str(r.getError()), kExitIntegrity);
     j = nlohmann::json::parse(bus::view(r.getText()));
   } else {
-    if (a.dir.empty()) return complain(command, "give a journal DIR or --facility DIR", kExitBadInput);
-    auto result = runtime::queryFractions(a.dir);
+    if (a.dir.empty() == a.kafka.empty()) {
+      return complain(command, "give one of a journal DIR, --facility DIR or --kafka BROKERS", kExitBadInput);
+    }
+    auto source = openSource(a);
+    if (!source) return queryFailed(command, source.error());
+    auto result = runtime::queryFractions(*source.value());
     if (!result) return queryFailed(command, result.error());
     j = result.value();
   }
@@ -318,6 +336,8 @@ void addJournalCommands(CLI::App& app, Action& action) {
   spotsCmd->add_option("DIR", args->dir, "journal directory (or --facility)");
   spotsCmd->add_option("--facility", args->facility, "ask the rv service of this running facility instead");
   spotsCmd->add_option("--page", args->page, "with --facility: lines per request to rv");
+  spotsCmd->add_option("--kafka", args->kafka, "read the spotline.* Kafka topics at these brokers instead");
+  spotsCmd->add_option("--topic-prefix", args->topicPrefix, "with --kafka: the bridge's topic prefix");
   spotsCmd->add_option("--fraction", args->fraction, "fraction id, e.g. F1-379f67221943")->required();
   spotsCmd->add_flag("--csv", args->csv, "CSV with a header line (the only format)");
   spotsCmd->callback([&action, args] { action = [args] { return spots(*args); }; });
@@ -344,6 +364,8 @@ void addJournalCommands(CLI::App& app, Action& action) {
   auto* fractionsCmd = journal->add_subcommand("fractions", "Every journaled fraction with its status and totals");
   fractionsCmd->add_option("DIR", args->dir, "journal directory (or --facility)");
   fractionsCmd->add_option("--facility", args->facility, "ask the rv service of this running facility instead");
+  fractionsCmd->add_option("--kafka", args->kafka, "read the spotline.* Kafka topics at these brokers instead");
+  fractionsCmd->add_option("--topic-prefix", args->topicPrefix, "with --kafka: the bridge's topic prefix");
   fractionsCmd->add_flag("--json", args->json, "machine-readable output");
   fractionsCmd->callback([&action, args] { action = [args] { return fractions(*args); }; });
 }

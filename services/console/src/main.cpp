@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   addJournalCommands(app, action);
   addFacilityCommands(app, action);
   addBenchCommands(app, action);
+  addKafkaCommands(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
