@@ -217,6 +217,7 @@ void addBenchCommands(CLI::App& app, Action& action) {
   p->callback([&action, args] { action = [args] { return pipeline(*args); }; });
   addPlanReadBench(*bench, action);
   addDeliveryBench(*bench, action);
+  addKafkaBench(*bench, action);
 }
 
 }  // namespace spotline::console

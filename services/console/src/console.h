@@ -33,6 +33,7 @@ void addKafkaCommands(CLI::App& app, Action& action);
 // `bench plan-read`, under the bench command (bench_plan_cmd.cpp).
 void addPlanReadBench(CLI::App& bench, Action& action);
 void addDeliveryBench(CLI::App& bench, Action& action);
+void addKafkaBench(CLI::App& bench, Action& action);
 void addDemoCommand(CLI::App& app, Action& action);
 
 // Directory of the running executable: the service binaries live beside it.

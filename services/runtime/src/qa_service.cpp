@@ -83,6 +83,10 @@ void QaService::handle(const bus::Event& ev) {
   if (body.isFractionStarted()) {
     auto room = bus::str(body.getFractionStarted().getRoom());
     active_[fraction].room = facility_.room(room);
+    // Each session (a resume too) numbers on from where rv's record stands. Events a restarted
+    // delivery handed to rv from its outbox never crossed the bus, so a gap across sessions is not
+    // a loss; only a gap within a session is.
+    active_[fraction].lastSequence = 0;
     if (active_[fraction].room == nullptr) ctx_.log->error("fraction={} room={} unknown to qa", fraction, room);
   }
   auto it = active_.find(fraction);
