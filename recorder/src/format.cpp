@@ -32,6 +32,55 @@ std::uint64_t getU64(const std::byte* in) {
   return value;
 }
 
+namespace {
+
+// The reflected Castagnoli polynomial, one byte at a time.
+struct CrcTable {
+  std::array<std::uint32_t, 256> entries{};
+  CrcTable() {
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1u) != 0 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      entries[i] = c;
+    }
+  }
+};
+
+std::uint32_t crcTable(std::uint32_t state, const std::byte* p, std::size_t n) {
+  static const CrcTable table;
+  for (std::size_t i = 0; i < n; ++i) {
+    state = table.entries[(state ^ std::to_integer<std::uint32_t>(p[i])) & 0xFFu] ^ (state >> 8);
+  }
+  return state;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) std::uint32_t crcSse42(std::uint32_t state, const std::byte* p, std::size_t n) {
+  std::uint64_t c = state;
+  for (; n >= 8; n -= 8, p += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = __builtin_ia32_crc32di(c, word);
+  }
+  auto c32 = static_cast<std::uint32_t>(c);
+  for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, std::to_integer<unsigned char>(*p));
+  return c32;
+}
+const bool kHaveSse42 = __builtin_cpu_supports("sse4.2") != 0;
+#endif
+
+}  // namespace
+
+void Crc32c::update(std::span<const std::byte> bytes) {
+#if defined(__x86_64__)
+  if (kHaveSse42) {
+    state_ = crcSse42(state_, bytes.data(), bytes.size());
+    return;
+  }
+#endif
+  state_ = crcTable(state_, bytes.data(), bytes.size());
+}
+
 std::uint32_t crc32c(std::span<const std::byte> bytes) {
   Crc32c crc;
   crc.update(bytes);

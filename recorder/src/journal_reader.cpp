@@ -16,16 +16,28 @@ class FileJournalReader final : public JournalReader {
       : dir_(dir), scanner_(dir, {.keepPayloads = true, .liveTail = true}) {}
 
   Result<std::optional<JournalRecord>, JournalError> next() override {
+    JournalRecord record;
+    auto r = next(record);
+    if (!r) return r.error();
+    if (!r.value()) return std::optional<JournalRecord>();
+    return std::optional<JournalRecord>(std::move(record));
+  }
+
+  Result<bool, JournalError> next(JournalRecord& record) override {
     switch (scanner_.next()) {
       case detail::JournalScanner::Outcome::Record: {
-        JournalRecord record;
         record.index = scanner_.recordIndex();
-        record.payload = std::move(scanner_.payload());
-        record.segment = detail::segmentFileName(scanner_.segmentNumber());
+        // The caller's old buffer goes back to the scanner for the next record.
+        std::swap(record.payload, scanner_.payload());
+        if (segmentName_.empty() || scanner_.segmentNumber() != segment_) {
+          segment_ = scanner_.segmentNumber();
+          segmentName_ = detail::segmentFileName(segment_);
+        }
+        record.segment.assign(segmentName_);  // within the string's capacity: no allocation
         record.offset = scanner_.recordOffset();
-        return std::optional<JournalRecord>(std::move(record));
+        return true;
       }
-      case detail::JournalScanner::Outcome::End: return std::optional<JournalRecord>();
+      case detail::JournalScanner::Outcome::End: return false;
       case detail::JournalScanner::Outcome::Damaged: break;
     }
     const auto& damage = scanner_.damage();
@@ -36,6 +48,8 @@ class FileJournalReader final : public JournalReader {
  private:
   std::filesystem::path dir_;
   detail::JournalScanner scanner_;
+  std::uint64_t segment_ = 0;
+  std::string segmentName_;
 };
 
 }  // namespace

@@ -89,6 +89,7 @@ class Reader final : public KafkaReader {
   }
 
   bool atEnd() const override { return options_.stopAtEnd && open_.empty(); }
+  bool caughtUp() const override { return open_.empty(); }
 
  private:
   KafkaReaderOptions options_;

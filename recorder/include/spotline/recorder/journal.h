@@ -131,6 +131,9 @@ class JournalReader {
   // The next record, nullopt at the end, or Corrupt/Io with a message naming segment, offset and
   // record index.
   virtual Result<std::optional<JournalRecord>, JournalError> next() = 0;
+  // The same into `record`, whose payload buffer is reused (no allocation per record once it is
+  // large enough): true for a record, false at the end.
+  virtual Result<bool, JournalError> next(JournalRecord& record) = 0;
 };
 
 enum class Damage {

@@ -45,6 +45,8 @@ class KafkaReader {
   // A record; nullopt when nothing arrived within `wait`, or at the end (then atEnd() is true).
   virtual Result<std::optional<KafkaRecord>, BridgeError> next(std::chrono::milliseconds wait) = 0;
   virtual bool atEnd() const = 0;
+  // Every partition has been read to its end at least once (also without stopAtEnd).
+  virtual bool caughtUp() const = 0;
 };
 
 // The reconciliation's event source over Kafka: reads the six topics to their end and hands the
