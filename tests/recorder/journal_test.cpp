@@ -202,6 +202,31 @@ TEST(Journal, AppendCommitAndReadBackAcrossRotation) {
   EXPECT_EQ(report.damage, Damage::None);
 }
 
+// next(record) hands the caller's buffer back to the reader: the records must still be exactly
+// what next() returns, payload, index, segment and offset, whatever the sizes before them.
+TEST(Journal, ReadingIntoOneRecordMatchesReadingCopies) {
+  TempDir dir;
+  constexpr std::uint64_t kCount = 600;
+  writeJournal(dir.path(), kCount, 1024);
+  auto copies = readAll(dir.path());
+  ASSERT_EQ(copies.size(), kCount);
+  auto reader = JournalReader::open(dir.path());
+  ASSERT_TRUE(reader.ok());
+  JournalRecord record;
+  for (std::uint64_t i = 0; i < kCount; ++i) {
+    auto more = reader.value()->next(record);
+    ASSERT_TRUE(more.ok());
+    ASSERT_TRUE(more.value()) << "record " << i;
+    EXPECT_EQ(record.index, copies[i].index);
+    EXPECT_EQ(record.payload, copies[i].payload) << "record " << i;
+    EXPECT_EQ(record.segment, copies[i].segment);
+    EXPECT_EQ(record.offset, copies[i].offset);
+  }
+  auto end = reader.value()->next(record);
+  ASSERT_TRUE(end.ok());
+  EXPECT_FALSE(end.value());
+}
+
 TEST(Journal, CommitIsAGroupAndCountsDurableRecords) {
   TempDir dir;
   auto writer = openWriter(optionsFor(dir.path(), 1 << 20, true));
