@@ -35,6 +35,7 @@ class FileJournalReader final : public JournalReader {
         }
         record.segment.assign(segmentName_);  // within the string's capacity: no allocation
         record.offset = scanner_.recordOffset();
+        record.chainHash = scanner_.chainHash();
         return true;
       }
       case detail::JournalScanner::Outcome::End: return false;

@@ -8,7 +8,8 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "spotline-bridge: feeds the rv journal to Kafka (topics spotline.*), exactly once.\n"
-      "Exit codes: 0 done; 1 Kafka failed or internal error; 2 bad input; 3 journal damaged."};
+      "Exit codes: 0 done; 1 Kafka failed or internal error; 2 bad input; 3 journal damaged or not the\n"
+      "position's journal; 4 stopped before done (--once: before the journal was drained)."};
   spotline::bridge::BridgeCliArgs args;
   spotline::bridge::addBridgeOptions(app, args);
   try {

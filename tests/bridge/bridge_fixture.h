@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -36,7 +37,11 @@ inline std::vector<messages::Frame> writeJournal(const std::filesystem::path& di
   std::vector<std::uint64_t> seq(static_cast<std::size_t>(fractions), 1);
   auto id = [](int f) { return "F" + std::to_string(f + 1) + "-synthetic"; };
   auto add = [&](std::string_view source, std::uint64_t s) {
-    return enc.start({.source = source, .sequence = s, .wallTimeNs = 1'700'000'000'000'000'000LL});
+    // Now, not a fixed date: Kafka's time-based retention deletes records by their timestamp.
+    const auto wall =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    return enc.start({.source = source, .sequence = s, .wallTimeNs = wall});
   };
   auto push = [&] {
     frames.push_back(enc.finish());

@@ -180,6 +180,9 @@ TEST_F(BridgeMockTest, AllBrokersDownMidStreamThenUp) {
   // Nothing can be confirmed while the brokers are down: the position stays at the first part.
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   EXPECT_FALSE(done.load());
+  auto during = readPosition(dir_ / "state");
+  ASSERT_TRUE(during.ok());
+  EXPECT_EQ(during.value(), part1.size());
   for (int id = 1; id <= 3; ++id) rd_kafka_mock_broker_set_up(cluster.get(), id);
   runner.join();
   ASSERT_TRUE(r2.ok()) << r2.error().message;
@@ -269,6 +272,77 @@ TEST_F(BridgeMockTest, StopWithRecordsInFlightThenResume) {
   auto stats = runOnce(options(cluster.bootstraps()));
   EXPECT_EQ(stats.position, journal.size());
   expectExactlyOnce(journal, readTopics(cluster.bootstraps()));
+}
+
+// A record the broker refuses for good stops the bridge (the gapless guarantee keeps the partition
+// from going on past it); the position stays before it, and the next start sends what is missing.
+TEST_F(BridgeMockTest, APermanentlyRefusedRecordStopsTheBridgeAndARestartCompletes) {
+  MockCluster cluster(3);
+  auto journal = writeJournal(dir_ / "journal", 4, 2000, 12);
+  rd_kafka_mock_push_request_errors(cluster.get(), kProduce, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  {
+    auto b = Bridge::open(options(cluster.bootstraps()));
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    auto r = b.value()->run(std::stop_token{});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, BridgeError::Kafka) << r.error().message;
+    auto position = readPosition(dir_ / "state");
+    ASSERT_TRUE(position.ok());
+    EXPECT_LT(position.value(), journal.size());
+  }
+  auto stats = runOnce(options(cluster.bootstraps()));
+  EXPECT_EQ(stats.position, journal.size());
+  expectExactlyOnce(journal, readTopics(cluster.bootstraps()));
+}
+
+TEST_F(BridgeMockTest, OnceStoppedBeforeDrainedIsNotSuccess) {
+  MockCluster cluster(1);
+  auto journal = writeJournal(dir_ / "journal", 2, 500, 13);
+  auto b = Bridge::open(options(cluster.bootstraps()));
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  std::stop_source stop;
+  stop.request_stop();
+  auto r = b.value()->run(stop.get_token(), std::chrono::milliseconds(0));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, BridgeError::Stopped);
+}
+
+// A journal cut back (an operator repair) or replaced under a stored position is refused: going on
+// would skip its new records as if Kafka held them.
+TEST_F(BridgeMockTest, AJournalShorterThanThePositionOrAnotherJournalIsRefused) {
+  MockCluster cluster(1);
+  writeJournal(dir_ / "journal", 2, 300, 14);
+  runOnce(options(cluster.bootstraps()));
+  fs::remove_all(dir_ / "journal");
+  writeJournal(dir_ / "journal", 1, 100, 15);  // shorter
+  {
+    auto b = Bridge::open(options(cluster.bootstraps()));
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    auto r = b.value()->run(std::stop_token{});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, BridgeError::Journal);
+    EXPECT_NE(r.error().message.find("cut back"), std::string::npos) << r.error().message;
+  }
+  writeJournal(dir_ / "journal", 3, 400, 16);  // now longer, but not the journal the position was for
+  auto b = Bridge::open(options(cluster.bootstraps()));
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  auto r = b.value()->run(std::stop_token{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, BridgeError::Journal);
+  EXPECT_NE(r.error().message.find("another chain hash"), std::string::npos) << r.error().message;
+}
+
+TEST_F(BridgeMockTest, SafetyPropertiesCannotBeOverridden) {
+  MockCluster cluster(1);
+  writeJournal(dir_ / "journal", 1, 10, 17);
+  for (const char* key : {"acks", "enable.idempotence", "message.timeout.ms", "enable.gapless.guarantee"}) {
+    auto o = options(cluster.bootstraps());
+    o.kafkaConfig[key] = "1";
+    auto b = Bridge::open(o);
+    ASSERT_FALSE(b.ok()) << key;
+    EXPECT_EQ(b.error().code, BridgeError::BadInput);
+    EXPECT_NE(b.error().message.find(key), std::string::npos) << b.error().message;
+  }
 }
 
 TEST_F(BridgeMockTest, RefusesARepartitionedTopicAndABadPositionFile) {

@@ -20,6 +20,7 @@
 
 #include "kafka_handle.h"
 #include "spotline/bridge/topics.h"
+#include "spotline/core/hex.h"
 #include "spotline/messages/codec.h"
 #include "spotline/recorder/journal.h"
 
@@ -45,6 +46,7 @@ std::string errnoText(const std::string& what, const fs::path& file) {
 // it was computed with (a topic repartitioned under the bridge would send keys elsewhere).
 struct StoredPosition {
   std::uint64_t next = 0;
+  std::string chain;  // hex chain hash of record next - 1 (empty when next is 0 or unknown)
   std::map<std::string, int> partitions;
 };
 
@@ -64,6 +66,12 @@ Result<StoredPosition, BridgeError> loadPosition(const fs::path& stateDir) {
     return fail(BridgeError::BadInput, file.string() + ": line 2 must be 'next <record index>'");
   }
   while (in >> word) {
+    if (word == "chain") {
+      if (!(in >> p.chain) || p.chain.size() != 64) {
+        return fail(BridgeError::BadInput, file.string() + ": a chain line must be 'chain <64 hex digits>'");
+      }
+      continue;
+    }
     if (word != "topic") return fail(BridgeError::BadInput, file.string() + ": unexpected '" + word + "'");
     std::string topic;
     int count = 0;
@@ -80,6 +88,7 @@ Result<StoredPosition, BridgeError> loadPosition(const fs::path& stateDir) {
 Result<bool, BridgeError> storePosition(const fs::path& stateDir, const StoredPosition& p) {
   std::ostringstream text;
   text << kPositionMagic << "\nnext " << p.next << "\n";
+  if (!p.chain.empty()) text << "chain " << p.chain << "\n";
   for (const auto& [topic, count] : p.partitions) text << "topic " << topic << " " << count << "\n";
   const std::string data = text.str();
   const fs::path tmp = stateDir / "position.tmp";
@@ -174,7 +183,8 @@ class KafkaBridge final : public Bridge {
     if (lockFd_ >= 0) ::close(lockFd_);
   }
 
-  Result<bool, BridgeError> open() {
+  Result<bool, BridgeError> open(std::stop_token stop) {
+    stop_ = stop;
     if (options_.journalDir.empty()) return fail(BridgeError::BadInput, "--journal: no journal directory given");
     if (options_.brokers.empty()) return fail(BridgeError::BadInput, "--brokers: no Kafka brokers given");
     std::error_code ec;
@@ -201,6 +211,9 @@ class KafkaBridge final : public Bridge {
         {"enable.idempotence", "true"},
         {"acks", "all"},
         {"max.in.flight.requests.per.connection", "5"},
+        // A record refused for good must stop the partition, not leave a gap that later records
+        // step over (a restart would then take the gap for a record Kafka holds).
+        {"enable.gapless.guarantee", "true"},
         // Never give a record up: an outage delays records, it must not drop one (a timed-out record
         // would leave a gap the position could not step over).
         {"message.timeout.ms", "0"},
@@ -213,6 +226,23 @@ class KafkaBridge final : public Bridge {
         {"partitioner", "murmur2"},
         {"log_level", "4"},
     };
+    // Exactly-once rests on these: an override is refused rather than quietly weakening it.
+    static const char* const kProtected[] = {"enable.idempotence",
+                                             "acks",
+                                             "request.required.acks",
+                                             "message.timeout.ms",
+                                             "delivery.timeout.ms",
+                                             "enable.gapless.guarantee",
+                                             "max.in.flight.requests.per.connection",
+                                             "max.in.flight",
+                                             "transactional.id"};
+    for (const char* key : kProtected) {
+      if (options_.kafkaConfig.contains(key)) {
+        return fail(BridgeError::BadInput, std::string("-X ") + key +
+                                               ": the bridge's exactly-once delivery depends on this property; it "
+                                               "cannot be overridden");
+      }
+    }
     for (const auto& [k, v] : options_.kafkaConfig) props[k] = v;
     auto conf = makeConf(props);
     if (!conf) return conf.error();
@@ -236,6 +266,12 @@ class KafkaBridge final : public Bridge {
   }
 
   Result<BridgeStats, BridgeError> run(std::stop_token stop, std::chrono::milliseconds drain) override {
+    // rv creates the first segment when it starts: until then there is nothing to read (not damage).
+    while (!hasSegment()) {
+      if (options_.once) return stats();
+      if (stop.stop_requested()) return stats();
+      std::this_thread::sleep_for(options_.idlePoll * 20);
+    }
     auto reader = recorder::JournalReader::open(options_.journalDir);
     if (!reader) return fail(BridgeError::Journal, options_.journalDir.string() + ": " + reader.error().message);
     auto lastStore = std::chrono::steady_clock::now();
@@ -244,6 +280,7 @@ class KafkaBridge final : public Bridge {
     // for and its position stored.
     std::optional<Failure<BridgeError>> failure;
     recorder::JournalRecord record;  // reused: its payload buffer stays allocated
+    bool drained = false;            // with once: the journal's end reached and all of it confirmed
     while (!stop.stop_requested() && !fatal_ && !failure) {
       std::size_t got = 0;
       bool atEnd = false;
@@ -256,10 +293,21 @@ class KafkaBridge final : public Bridge {
         }
         if (!more.value()) {
           atEnd = true;
+          if (nextRead < stored_.next) {
+            failure = Failure<BridgeError>{BridgeError::Journal,
+                                           journalMismatch("the journal ends at record " + std::to_string(nextRead))};
+          }
           break;
         }
         nextRead = record.index + 1;
-        if (record.index < base_) continue;  // confirmed before the last stop
+        if (record.index + 1 == stored_.next && !stored_.chain.empty() && toHex(record.chainHash) != stored_.chain) {
+          failure = Failure<BridgeError>{
+              BridgeError::Journal,
+              journalMismatch("record " + std::to_string(record.index) + " has another chain hash")};
+          break;
+        }
+        // Confirmed before the last stop, or handed to the producer by an earlier run().
+        if (record.index < base_ + pending_.size()) continue;
         ++got;
         if (auto r = send(record, stop); !r) {
           failure = r.error();
@@ -275,7 +323,10 @@ class KafkaBridge final : public Bridge {
         lastStore = std::chrono::steady_clock::now();
       }
       if (atEnd && !failure) {
-        if (options_.once && pending_.empty()) break;
+        if (options_.once && pending_.empty()) {
+          drained = true;
+          break;
+        }
         rd_kafka_poll(producer_.get(), static_cast<int>(options_.idlePoll.count()));
       }
     }
@@ -293,6 +344,11 @@ class KafkaBridge final : public Bridge {
     if (auto r = persist(); !r) return r.error();
     if (failure) return *failure;
     if (fatal_) return fail(BridgeError::Kafka, fatalMessage_);
+    if (options_.once && !drained) {
+      return fail(BridgeError::Stopped, "stopped before the journal was drained: " + std::to_string(base_) +
+                                            " records confirmed in Kafka, " + std::to_string(pending_.size()) +
+                                            " sent and not confirmed");
+    }
     return stats();
   }
 
@@ -306,11 +362,20 @@ class KafkaBridge final : public Bridge {
   struct Pending {
     bool confirmed = false;
     std::int64_t wallMs = 0;
+    std::array<std::byte, 32> chain{};
   };
 
   void log(const char* level, const std::string& text) const {
     if (!options_.log) return;
     options_.log->log(spdlog::level::from_str(level), text);
+  }
+
+  bool hasSegment() const {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(options_.journalDir, ec)) {
+      if (entry.path().extension() == ".journal") return true;
+    }
+    return false;
   }
 
   std::string topicName(Topic t) const { return options_.topicPrefix + std::string(topicSuffix(t)); }
@@ -338,6 +403,7 @@ class KafkaBridge final : public Bridge {
       } else {
         log("warn", "waiting for Kafka at " + options_.brokers + ": " + c.error().message);
       }
+      if (stop_.stop_requested()) return fail(BridgeError::Stopped, "stopped while waiting for Kafka");
       if (attempt >= 30) {
         return fail(BridgeError::Kafka, "kafka " + options_.brokers + ": topics not available after 30 attempts");
       }
@@ -367,6 +433,10 @@ class KafkaBridge final : public Bridge {
         for (auto* x : news) rd_kafka_NewTopic_destroy(x);
         return fail(BridgeError::BadInput, "topic " + n + ": " + err);
       }
+      // The topics carry the record: kept until an operator decides otherwise. (Time-based retention
+      // goes by the records' timestamps, the events' times: an old journal bridged late would be
+      // deleted at once under the broker's default of 7 days.)
+      rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
       news.push_back(nt);
     }
     rd_kafka_CreateTopics(producer_.get(), news.data(), news.size(), nullptr, queue.get());
@@ -412,6 +482,7 @@ class KafkaBridge final : public Bridge {
           e = rd_kafka_query_watermark_offsets(rk, name.c_str(), p, &low, &high, 10'000);
           if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
           log("warn", "reading the end of " + name + "/" + std::to_string(p) + ": " + rd_kafka_err2str(e));
+          if (stop_.stop_requested()) return fail(BridgeError::Stopped, "stopped while waiting for Kafka");
           std::this_thread::sleep_for(std::chrono::milliseconds(500));
         }
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -426,14 +497,18 @@ class KafkaBridge final : public Bridge {
         rd_kafka_topic_partition_list_destroy(list);
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         std::int64_t last = -1;
+        std::uint64_t read = 0;
         while (std::chrono::steady_clock::now() < deadline) {
+          if (stop_.stop_requested()) return fail(BridgeError::Stopped, "stopped while reading Kafka");
           MessagePtr m(rd_kafka_consumer_poll(rk, 500));
           if (!m) continue;
+          if (m->rkt == nullptr || name != rd_kafka_topic_name(m->rkt) || m->partition != p) continue;
           if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
           if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             log("warn", "reading " + name + "/" + std::to_string(p) + ": " + rd_kafka_message_errstr(m.get()));
             continue;
           }
+          ++read;
           std::string seq;
           if (headerValue(m.get(), kHeaderSequence, seq)) {
             try {
@@ -447,6 +522,13 @@ class KafkaBridge final : public Bridge {
         if (std::chrono::steady_clock::now() >= deadline) {
           return fail(BridgeError::Kafka, "timed out reading the last records of " + name + "/" + std::to_string(p));
         }
+        if (read == 0) {
+          // The partition holds records but none came back (retention removed them meanwhile, or
+          // the read fell to the end): not knowing its tail, the bridge must not guess.
+          return fail(BridgeError::Kafka, "could not read the last records of " + name + "/" + std::to_string(p) +
+                                              " (offsets " + std::to_string(from) + ".." + std::to_string(high - 1) +
+                                              "); start again");
+        }
         tails_[ti][static_cast<std::size_t>(p)] = last;
         if (last >= 0) found = std::max(found, static_cast<std::uint64_t>(last) + 1);
       }
@@ -456,6 +538,15 @@ class KafkaBridge final : public Bridge {
                       std::to_string(base_) + "); those are not sent again");
     }
     return true;
+  }
+
+  // A journal that no longer is the one the position was stored for: cut back by a repair, or
+  // replaced. Going on would skip its new records as if Kafka had them.
+  std::string journalMismatch(const std::string& what) const {
+    return options_.journalDir.string() + ": " + what + ", but the bridge's position in " + options_.stateDir.string() +
+           " is " + std::to_string(stored_.next) +
+           ": the journal was cut back (journal repair?) or replaced. Kafka keeps what it had; start a new "
+           "state directory and topics for this journal, or restore the journal";
   }
 
   struct Routed {
@@ -515,7 +606,7 @@ class KafkaBridge final : public Bridge {
                                                                           partitions_[ti], nullptr, nullptr);
     std::int64_t wall = routed.value().wallNs / 1'000'000;
     if (wall <= 0) wall = nowMs();
-    pending_.push_back(Pending{false, wall});
+    pending_.push_back(Pending{false, wall, rec.chainHash});
     if (static_cast<std::int64_t>(rec.index) <= tails_[ti][static_cast<std::size_t>(partition)]) {
       confirm(rec.index, true);
       return true;
@@ -582,6 +673,8 @@ class KafkaBridge final : public Bridge {
       if (metrics_) metrics_->delivered.Increment();
     }
     while (!pending_.empty() && pending_.front().confirmed) {
+      baseChain_ = pending_.front().chain;
+      haveBaseChain_ = true;
       pending_.pop_front();
       ++base_;
     }
@@ -598,6 +691,7 @@ class KafkaBridge final : public Bridge {
     if (base_ == stored_.next) return true;
     StoredPosition p = stored_;
     p.next = base_;
+    p.chain = haveBaseChain_ ? toHex(baseChain_) : std::string();
     if (auto r = storePosition(options_.stateDir, p); !r) return r.error();
     stored_ = p;
     return true;
@@ -644,6 +738,7 @@ class KafkaBridge final : public Bridge {
   }
 
   BridgeOptions options_;
+  std::stop_token stop_;  // of open()
   std::unique_ptr<Metrics> metrics_;
   int lockFd_ = -1;
   KafkaPtr producer_;
@@ -651,7 +746,9 @@ class KafkaBridge final : public Bridge {
   std::array<int, kTopicCount> partitions_{};
   std::array<std::vector<std::int64_t>, kTopicCount> tails_;
   StoredPosition stored_;
-  std::uint64_t base_ = 0;       // first record not yet confirmed
+  std::uint64_t base_ = 0;                 // first record not yet confirmed
+  std::array<std::byte, 32> baseChain_{};  // chain hash of record base_ - 1, once seen
+  bool haveBaseChain_ = false;
   std::deque<Pending> pending_;  // records base_, base_ + 1, ... read and not yet confirmed in order
   BridgeStats stats_;
   bool fatal_ = false;
@@ -660,9 +757,9 @@ class KafkaBridge final : public Bridge {
 
 }  // namespace
 
-Result<std::unique_ptr<Bridge>, BridgeError> Bridge::open(const BridgeOptions& options) {
+Result<std::unique_ptr<Bridge>, BridgeError> Bridge::open(const BridgeOptions& options, std::stop_token stop) {
   auto bridge = std::make_unique<KafkaBridge>(options);
-  if (auto r = bridge->open(); !r) return r.error();
+  if (auto r = bridge->open(stop); !r) return r.error();
   return std::unique_ptr<Bridge>(std::move(bridge));
 }
 

@@ -30,6 +30,7 @@ int exitCodeOf(BridgeError e) {
     case BridgeError::Journal: return 3;
     case BridgeError::Kafka:
     case BridgeError::Io: return 1;
+    case BridgeError::Stopped: return 4;
   }
   return 1;
 }
@@ -103,7 +104,7 @@ int runBridge(const BridgeCliArgs& a, const std::string& command) {
     while (!st.stop_requested() && stopSignal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (stopSignal != 0) stop.request_stop();
   });
-  auto bridge = Bridge::open(o);
+  auto bridge = Bridge::open(o, stop.get_token());
   if (!bridge) {
     o.log->error("{}", bridge.error().message);
     return complain(command, bridge.error().message, exitCodeOf(bridge.error().code));

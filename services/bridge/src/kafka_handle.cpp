@@ -14,9 +14,15 @@ Result<ConfPtr, BridgeError> makeConf(const std::map<std::string, std::string>& 
 }
 
 Result<KafkaPtr, BridgeError> makeReader(const std::string& brokers, const std::map<std::string, std::string>& extra) {
-  std::map<std::string, std::string> p{{"bootstrap.servers", brokers},   {"group.id", "spotline-reader"},
-                                       {"enable.auto.commit", "false"},  {"enable.auto.offset.store", "false"},
-                                       {"enable.partition.eof", "true"}, {"log_level", "3"}};
+  std::map<std::string, std::string> p{{"bootstrap.servers", brokers},
+                                       {"group.id", "spotline-reader"},
+                                       {"enable.auto.commit", "false"},
+                                       {"enable.auto.offset.store", "false"},
+                                       {"enable.partition.eof", "true"},
+                                       // An offset retention removed: read from the earliest there is,
+                                       // never jump to the end.
+                                       {"auto.offset.reset", "earliest"},
+                                       {"log_level", "3"}};
   for (const auto& [k, v] : extra) p[k] = v;
   auto conf = makeConf(p);
   if (!conf) return conf.error();

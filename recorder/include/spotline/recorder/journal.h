@@ -115,6 +115,9 @@ struct JournalRecord {
   std::vector<std::byte> payload;
   std::string segment;       // segment file name
   std::uint64_t offset = 0;  // byte offset of the record in that segment
+  // The chain hash after this record: it identifies the journal up to and including the record
+  // (another journal, or one cut back and written again, has another one at the same index).
+  std::array<std::byte, 32> chainHash{};
 };
 
 // Reads the journal from the start, checking every header, checksum, index and chain link on the

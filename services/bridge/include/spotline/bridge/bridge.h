@@ -35,6 +35,7 @@ enum class BridgeError : std::uint8_t {
   Journal,   // the journal is damaged, or holds a record that does not decode
   Kafka,     // the producer failed for good (fatal error, a record refused)
   Io,        // the position could not be stored
+  Stopped,   // stopped before it was done: with once, before the journal was drained and confirmed
 };
 
 struct BridgeOptions {
@@ -69,7 +70,8 @@ class Bridge {
   virtual ~Bridge() = default;
   // Takes STATE/LOCK, reads the stored position, connects, creates missing topics and reads the
   // last sequence of every partition.
-  static Result<std::unique_ptr<Bridge>, BridgeError> open(const BridgeOptions& options);
+  // Gives up (Stopped) when `stop` is requested while it waits for the brokers.
+  static Result<std::unique_ptr<Bridge>, BridgeError> open(const BridgeOptions& options, std::stop_token stop = {});
   // Runs until stop is requested (or, with once, until the journal is drained and delivered). On a
   // stop it waits up to `drain` for outstanding reports, then stores the position.
   virtual Result<BridgeStats, BridgeError> run(std::stop_token stop,

@@ -4,7 +4,9 @@
 //
 // Exit codes: 0 done (with --once: everything journaled is confirmed in Kafka); 1 Kafka failed for
 // good, or an internal error; 2 bad input (options, configuration, a state directory in use);
-// 3 the journal is damaged or holds a record that does not decode.
+// 3 the journal is damaged, holds a record that does not decode, or is not the journal the stored
+// position belongs to (cut back by a repair, or replaced); 4 stopped (SIGTERM) before done: with
+// --once, before the journal was drained and confirmed.
 
 #include <CLI/CLI.hpp>
 
