@@ -206,26 +206,7 @@ class KafkaBridge final : public Bridge {
     base_ = stored_.next;
     log("info", "bridge state " + options_.stateDir.string() + " position " + std::to_string(base_));
 
-    std::map<std::string, std::string> props{
-        {"bootstrap.servers", options_.brokers},
-        {"enable.idempotence", "true"},
-        {"acks", "all"},
-        {"max.in.flight.requests.per.connection", "5"},
-        // A record refused for good must stop the partition, not leave a gap that later records
-        // step over (a restart would then take the gap for a record Kafka holds).
-        {"enable.gapless.guarantee", "true"},
-        // Never give a record up: an outage delays records, it must not drop one (a timed-out record
-        // would leave a gap the position could not step over).
-        {"message.timeout.ms", "0"},
-        {"linger.ms", "5"},
-        {"batch.num.messages", "10000"},
-        {"batch.size", "1000000"},
-        {"compression.type", "lz4"},
-        {"queue.buffering.max.messages", "500000"},
-        {"queue.buffering.max.kbytes", "524288"},
-        {"partitioner", "murmur2"},
-        {"log_level", "4"},
-    };
+    auto props = producerProperties(options_.brokers);
     // Exactly-once rests on these: an override is refused rather than quietly weakening it.
     static const char* const kProtected[] = {"enable.idempotence",
                                              "acks",
@@ -761,6 +742,29 @@ Result<std::unique_ptr<Bridge>, BridgeError> Bridge::open(const BridgeOptions& o
   auto bridge = std::make_unique<KafkaBridge>(options);
   if (auto r = bridge->open(stop); !r) return r.error();
   return std::unique_ptr<Bridge>(std::move(bridge));
+}
+
+std::map<std::string, std::string> producerProperties(const std::string& brokers) {
+  return {
+      {"bootstrap.servers", brokers},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"max.in.flight.requests.per.connection", "5"},
+      // A record refused for good must stop the partition, not leave a gap that later records
+      // step over (a restart would then take the gap for a record Kafka holds).
+      {"enable.gapless.guarantee", "true"},
+      // Never give a record up: an outage delays records, it must not drop one (a timed-out record
+      // would leave a gap the position could not step over).
+      {"message.timeout.ms", "0"},
+      {"linger.ms", "5"},
+      {"batch.num.messages", "10000"},
+      {"batch.size", "1000000"},
+      {"compression.type", "lz4"},
+      {"queue.buffering.max.messages", "500000"},
+      {"queue.buffering.max.kbytes", "524288"},
+      {"partitioner", "murmur2"},
+      {"log_level", "4"},
+  };
 }
 
 Result<std::uint64_t, BridgeError> readPosition(const fs::path& stateDir) {

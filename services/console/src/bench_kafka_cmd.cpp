@@ -69,16 +69,8 @@ std::string runPrefix(const char* what) {
 rd_kafka_t* bareProducer(const std::string& brokers) {
   rd_kafka_conf_t* c = rd_kafka_conf_new();
   char err[256];
-  const std::pair<const char*, const char*> props[] = {{"bootstrap.servers", brokers.c_str()},
-                                                       {"enable.idempotence", "true"},
-                                                       {"acks", "all"},
-                                                       {"linger.ms", "5"},
-                                                       {"batch.num.messages", "10000"},
-                                                       {"batch.size", "1000000"},
-                                                       {"compression.type", "lz4"},
-                                                       {"queue.buffering.max.messages", "500000"},
-                                                       {"queue.buffering.max.kbytes", "524288"}};
-  for (const auto& [k, v] : props) rd_kafka_conf_set(c, k, v, err, sizeof err);
+  for (const auto& [k, v] : bridge::producerProperties(brokers))
+    rd_kafka_conf_set(c, k.c_str(), v.c_str(), err, sizeof err);
   return rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
 }
 

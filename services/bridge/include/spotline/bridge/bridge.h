@@ -79,6 +79,10 @@ class Bridge {
   virtual BridgeStats stats() const = 0;
 };
 
+// The bridge's producer settings (before -X overrides): idempotent, acks=all, gapless, no message
+// timeout, lz4 batches. `spotline bench kafka` gives its bare producer the same.
+std::map<std::string, std::string> producerProperties(const std::string& brokers);
+
 // The stored position of a state directory (0 when none); for tests and `spotline bridge --status`.
 Result<std::uint64_t, BridgeError> readPosition(const std::filesystem::path& stateDir);
 
